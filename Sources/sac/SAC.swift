@@ -1,0 +1,15 @@
+import ArgumentParser
+
+@main
+struct SAC: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sac",
+        abstract: "Semantic-Anchor Compression: compress long contexts into a few key-value pairs and answer from them.",
+        subcommands: [Bench.self])
+}
+
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Benchmarks (build with -c release).",
+        subcommands: [])
+}
