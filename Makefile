@@ -1,9 +1,10 @@
-# The project's entry points. `make test` is the test command CI runs.
+# The project's entry points. `make test` is the test command CI runs; `make demo` is the main job.
 SWIFT ?= swift
 RELEASE = -c release
 TESTFLAGS = -c release -Xswiftc -enable-testing
+SAC = .build/release/sac
 
-.PHONY: build test bench
+.PHONY: build test model demo bench bench-gemm bench-model
 
 build:
 	$(SWIFT) build $(RELEASE)
@@ -12,5 +13,18 @@ build:
 test:
 	$(SWIFT) test $(TESTFLAGS)
 
-bench: build
+# Downloads the default model (SmolLM2-135M-Instruct, Q4_1 GGUF) into $$SAC_HOME (default ~/.cache/sac).
+model:
+	bash scripts/fetch_model.sh
+
+# The main job: fetch the default model if needed, build, and answer a question with it.
+demo: model build
+	$(SAC) generate --chat --prompt "In one sentence, what is a lighthouse for?" --max-tokens 48
+
+bench: bench-gemm bench-model
+
+bench-gemm: build
 	python3 scripts/bench_gemm.py
+
+bench-model: model build
+	python3 scripts/bench_model.py
