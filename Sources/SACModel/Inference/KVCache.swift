@@ -1,0 +1,124 @@
+/// The keys (after RoPE) and values of every layer for the tokens a model has read so far.
+///
+/// Row `i` of layer `l` holds token `i`'s key or value for all KV heads, `kvDim = numKVHeads ·
+/// headDim` floats. The cache is a class because it is large and shared between the code
+/// that fills it and the decoder that reads it; `copy()` makes an independent copy (for
+/// example to answer several questions from the same compressed memory).
+///
+/// It can be filled in two ways: by the model's forward pass (prefill and decoding append the
+/// new tokens' rows), or from outside with `append(keys:values:count:)` — the compressor hands
+/// the decoder the carriers' KV this way. Positions are not implied by row numbers:
+/// `nextPosition` is the RoPE position the next token read by the model gets (SAC's decoder
+/// continues from the original context length N, not from the number of carriers).
+///
+/// Not thread-safe: one model call at a time uses a cache.
+public final class KVCache: @unchecked Sendable {
+    /// Number of layers.
+    public let layers: Int
+    /// Floats per row: KV heads × head size.
+    public let kvDim: Int
+    /// Rows filled.
+    public private(set) var count: Int = 0
+    /// Rows allocated.
+    public private(set) var capacity: Int
+    /// The position the next token read through this cache gets by default.
+    public var nextPosition: Int32 = 0
+    /// Per layer, `capacity × kvDim` floats.
+    private(set) var keyStorage: [[Float]]
+    private(set) var valueStorage: [[Float]]
+
+    /// An empty cache with room for `capacity` rows (it grows as needed).
+    public init(layers: Int, kvDim: Int, capacity: Int = 256) {
+        precondition(layers > 0 && kvDim > 0 && capacity >= 0)
+        self.layers = layers
+        self.kvDim = kvDim
+        self.capacity = capacity
+        keyStorage = Array(repeating: [Float](repeating: 0, count: capacity * kvDim), count: layers)
+        valueStorage = keyStorage
+    }
+
+    /// An independent copy of the filled rows.
+    public func copy() -> KVCache {
+        let c = KVCache(layers: layers, kvDim: kvDim, capacity: count)
+        for l in 0..<layers {
+            c.keyStorage[l] = Array(keyStorage[l][0..<(count * kvDim)])
+            c.valueStorage[l] = Array(valueStorage[l][0..<(count * kvDim)])
+        }
+        c.count = count
+        c.nextPosition = nextPosition
+        return c
+    }
+
+    /// Makes room for at least `rows` rows in total (growing geometrically).
+    public func reserve(_ rows: Int) {
+        guard rows > capacity else { return }
+        let newCapacity = max(rows, capacity * 3 / 2 + 16)
+        for l in 0..<layers {
+            keyStorage[l].append(contentsOf: repeatElement(0, count: (newCapacity - capacity) * kvDim))
+            valueStorage[l].append(contentsOf: repeatElement(0, count: (newCapacity - capacity) * kvDim))
+        }
+        capacity = newCapacity
+    }
+
+    /// Appends `count` rows to every layer from outside. `keys[l]` and `values[l]` hold
+    /// `count × kvDim` floats for layer `l`. `nextPosition` is left to the caller.
+    public func append(keys: [[Float]], values: [[Float]], count rows: Int) throws {
+        guard keys.count == layers, values.count == layers else {
+            throw TensorError.shapeMismatch(
+                op: "KVCache.append", detail: "got \(keys.count) key and \(values.count) value layers, cache has \(layers)")
+        }
+        for l in 0..<layers where keys[l].count != rows * kvDim || values[l].count != rows * kvDim {
+            throw TensorError.shapeMismatch(
+                op: "KVCache.append",
+                detail: "layer \(l): \(keys[l].count) key and \(values[l].count) value floats, expected \(rows)×\(kvDim)")
+        }
+        reserve(count + rows)
+        for l in 0..<layers {
+            let base = count * kvDim
+            keyStorage[l].withUnsafeMutableBufferPointer { dst in
+                keys[l].withUnsafeBufferPointer { src in
+                    (dst.baseAddress! + base).update(from: src.baseAddress!, count: src.count)
+                }
+            }
+            valueStorage[l].withUnsafeMutableBufferPointer { dst in
+                values[l].withUnsafeBufferPointer { src in
+                    (dst.baseAddress! + base).update(from: src.baseAddress!, count: src.count)
+                }
+            }
+        }
+        count += rows
+    }
+
+    /// The keys and values of layer `l`, rows `0..<count`, as `count × kvDim` arrays.
+    public func layer(_ l: Int) -> (keys: [Float], values: [Float]) {
+        (Array(keyStorage[l][0..<(count * kvDim)]), Array(valueStorage[l][0..<(count * kvDim)]))
+    }
+
+    /// Drops the rows from `rows` on (for example to reuse a prefix for another question).
+    public func truncate(to rows: Int) {
+        precondition(rows >= 0 && rows <= count, "KVCache.truncate: \(rows) outside 0...\(count)")
+        count = rows
+    }
+
+    /// Empties the cache and resets `nextPosition` to 0.
+    public func removeAll() {
+        count = 0
+        nextPosition = 0
+    }
+
+    /// Runs `body` with pointers to layer `l`'s key and value storage (`capacity` rows).
+    /// The model writes new rows at `count…` and then calls `commit(_:)`.
+    func withLayer<R>(_ l: Int, _ body: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) throws -> R) rethrows -> R {
+        try keyStorage[l].withUnsafeMutableBufferPointer { k in
+            try valueStorage[l].withUnsafeMutableBufferPointer { v in
+                try body(k.baseAddress!, v.baseAddress!)
+            }
+        }
+    }
+
+    /// Marks `rows` rows written past `count` by the model as filled.
+    func commit(_ rows: Int) {
+        precondition(count + rows <= capacity)
+        count += rows
+    }
+}

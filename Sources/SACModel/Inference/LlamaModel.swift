@@ -1,0 +1,104 @@
+import Foundation
+import SACTensor
+
+/// The weights of one decoder layer, named after Hugging Face's `model.layers.N.…`.
+public struct LlamaLayer: Sendable {
+    /// `input_layernorm.weight` [hidden].
+    public let inputLayernorm: [Float]
+    /// `post_attention_layernorm.weight` [hidden].
+    public let postAttentionLayernorm: [Float]
+    /// `self_attn.{q,k,v,o}_proj.weight`.
+    public let qProj: Projection, kProj: Projection, vProj: Projection, oProj: Projection
+    /// `mlp.{gate,up,down}_proj.weight`.
+    public let gateProj: Projection, upProj: Projection, downProj: Projection
+}
+
+/// A Llama-architecture causal language model (Llama 2/3, SmolLM2, Mistral without sliding
+/// window) ready for inference on the CPU.
+///
+/// One copy of the weights: `model.embed_tokens.weight` as Float32 (for the lookup and, when
+/// the head is tied, for full-sequence logits), projections as `Projection` (Float32 or GGUF
+/// blocks), and the head (`lm_head.weight`, or the embedding's GGUF blocks when tied).
+public final class LlamaModel: @unchecked Sendable {
+    public let config: LlamaConfig
+    /// `model.embed_tokens.weight`, [vocab × hidden].
+    public let embedTokens: [Float]
+    public let layers: [LlamaLayer]
+    /// `model.norm.weight` [hidden].
+    public let norm: [Float]
+    /// The output head [vocab × hidden]: `lm_head.weight`, or the embedding when tied.
+    public let lmHead: Projection
+    let rope: RoPETable
+
+    /// Builds the model from a weight source (GGUF file or Hugging Face directory).
+    /// Projections stored as Q8_0/Q4_0/Q4_1 stay quantised; everything else is read as Float32.
+    public init(config: LlamaConfig, weights: WeightSource) throws {
+        self.config = config
+        let d = config.hiddenSize
+        func vector(_ name: String, _ n: Int) throws -> [Float] {
+            let t = try weights.tensor(name)
+            guard t.count == n else {
+                throw ModelError.invalidField(
+                    file: weights.description, field: name, expected: "\(n) values", found: "shape \(t.shape)")
+            }
+            return t.data
+        }
+        func projection(_ name: String, rows: Int, cols: Int) throws -> Projection {
+            if let q = try weights.quantized(name), let m = try Projection.quantizedMatrix(q) {
+                guard m.rows == rows, m.cols == cols else {
+                    throw ModelError.invalidField(
+                        file: weights.description, field: name, expected: "[\(rows), \(cols)]",
+                        found: "[\(m.rows), \(m.cols)]")
+                }
+                return Projection(quantized: m)
+            }
+            return Projection(dense: try vector(name, rows * cols), rows: rows, cols: cols)
+        }
+        embedTokens = try vector("model.embed_tokens.weight", config.vocabSize * d)
+        let qDim = config.numHeads * config.headDim
+        let kvDim = config.numKVHeads * config.headDim
+        var layers: [LlamaLayer] = []
+        for i in 0..<config.numLayers {
+            let p = "model.layers.\(i)."
+            layers.append(
+                LlamaLayer(
+                    inputLayernorm: try vector(p + "input_layernorm.weight", d),
+                    postAttentionLayernorm: try vector(p + "post_attention_layernorm.weight", d),
+                    qProj: try projection(p + "self_attn.q_proj.weight", rows: qDim, cols: d),
+                    kProj: try projection(p + "self_attn.k_proj.weight", rows: kvDim, cols: d),
+                    vProj: try projection(p + "self_attn.v_proj.weight", rows: kvDim, cols: d),
+                    oProj: try projection(p + "self_attn.o_proj.weight", rows: d, cols: qDim),
+                    gateProj: try projection(p + "mlp.gate_proj.weight", rows: config.intermediateSize, cols: d),
+                    upProj: try projection(p + "mlp.up_proj.weight", rows: config.intermediateSize, cols: d),
+                    downProj: try projection(p + "mlp.down_proj.weight", rows: d, cols: config.intermediateSize)))
+        }
+        self.layers = layers
+        norm = try vector("model.norm.weight", d)
+        if config.tieWordEmbeddings {
+            if let q = try weights.quantized("model.embed_tokens.weight"), let m = try Projection.quantizedMatrix(q) {
+                lmHead = Projection(quantized: m)
+            } else {
+                lmHead = Projection(dense: embedTokens, rows: config.vocabSize, cols: d)
+            }
+        } else {
+            lmHead = try projection("lm_head.weight", rows: config.vocabSize, cols: d)
+        }
+        rope = RoPETable(headDim: config.headDim, theta: config.ropeTheta)
+    }
+
+    /// A new, empty KV cache for this model.
+    public func makeCache(capacity: Int = 256) -> KVCache {
+        KVCache(layers: config.numLayers, kvDim: config.numKVHeads * config.headDim, capacity: capacity)
+    }
+
+    /// Bytes held by the weights (the Float32 embedding plus projections, norms and head).
+    public var weightBytes: Int {
+        var n = embedTokens.count * 4 + norm.count * 4
+        for l in layers {
+            n += (l.inputLayernorm.count + l.postAttentionLayernorm.count) * 4
+            for p in [l.qProj, l.kProj, l.vProj, l.oProj, l.gateProj, l.upProj, l.downProj] { n += p.byteCount }
+        }
+        if case .quantized = lmHead.storage { n += lmHead.byteCount }
+        return n
+    }
+}

@@ -1,0 +1,88 @@
+import SACTensor
+
+/// A linear projection's weight, W [rows × cols] in Hugging Face layout (y = x·Wᵀ), kept in
+/// the form that is fastest to apply: Float32, or the GGUF blocks (Q8_0, Q4_0, Q4_1) as they
+/// are in the file.
+///
+/// Quantised weights are never stored as Float32: a few tokens at a time (decoding) use the
+/// fused quantised matrix–vector product; a long prompt dequantises the matrix into a scratch
+/// buffer and runs the packed GEMM, which costs one pass over the weights per forward (a few
+/// percent of the GEMM at 512 tokens). Dequantised values are exactly gguf-py's (d·q + m), so
+/// both paths compute with the same Float32 weights as Hugging Face's loader.
+public struct Projection: @unchecked Sendable {
+    /// Output features.
+    public let rows: Int
+    /// Input features.
+    public let cols: Int
+    enum Storage {
+        case dense([Float])
+        case quantized(QuantizedMatrix)
+    }
+    let storage: Storage
+
+    /// A Float32 weight; `weight.count == rows·cols`.
+    public init(dense weight: [Float], rows: Int, cols: Int) {
+        precondition(weight.count == rows * cols)
+        self.rows = rows
+        self.cols = cols
+        storage = .dense(weight)
+    }
+
+    /// A block-quantised weight.
+    public init(quantized: QuantizedMatrix) {
+        rows = quantized.rows
+        cols = quantized.cols
+        storage = .quantized(quantized)
+    }
+
+    /// Largest number of tokens for which the fused quantised product beats dequantise + GEMM.
+    static let fusedTokenLimit = 8
+
+    /// Floats of scratch `apply` needs for `tokens` tokens (0 when none).
+    func scratchCount(tokens: Int) -> Int {
+        if case .quantized = storage, tokens > Projection.fusedTokenLimit { return rows * cols }
+        return 0
+    }
+
+    /// y[tokens × rows] = x[tokens × cols] · Wᵀ (overwrites y). `scratch` must hold
+    /// `scratchCount(tokens:)` floats.
+    func apply(_ x: UnsafePointer<Float>, tokens: Int, _ y: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>?) {
+        switch storage {
+        case .dense(let w):
+            w.withUnsafeBufferPointer { wp in
+                GEMM.sgemm(
+                    transA: false, transB: true, m: tokens, n: rows, k: cols, alpha: 1,
+                    a: x, lda: cols, b: wp.baseAddress!, ldb: cols, beta: 0, c: y, ldc: rows)
+            }
+        case .quantized(let q):
+            if tokens <= Projection.fusedTokenLimit {
+                q.matmul(x: x, tokens: tokens, y: y)
+            } else {
+                let s = scratch!
+                q.dequantize(rows: 0..<rows, into: s)
+                GEMM.sgemm(
+                    transA: false, transB: true, m: tokens, n: rows, k: cols, alpha: 1,
+                    a: x, lda: cols, b: s, ldb: cols, beta: 0, c: y, ldc: rows)
+            }
+        }
+    }
+
+    /// The weight as Float32 (dequantised when needed).
+    public func dense() -> [Float] {
+        switch storage {
+        case .dense(let w): return w
+        case .quantized(let q):
+            var out = [Float](repeating: 0, count: rows * cols)
+            out.withUnsafeMutableBufferPointer { q.dequantize(rows: 0..<rows, into: $0.baseAddress!) }
+            return out
+        }
+    }
+
+    /// Bytes the weight occupies.
+    public var byteCount: Int {
+        switch storage {
+        case .dense(let w): return w.count * 4
+        case .quantized(let q): return q.byteCount
+        }
+    }
+}
