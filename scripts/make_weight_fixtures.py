@@ -166,9 +166,9 @@ def make_tiny_llama():
     with open(os.path.join(TL, "logits.json"), "w") as f:
         json.dump({"ids": ids, "shape": list(logits.shape), "dtype": "f32le",
                    "model": "tiny-llama/f32", "note": "logits of LlamaForCausalLM (eager, float32)"}, f, indent=1)
+    sd = {k: v.detach().float().numpy().copy() for k, v in model.state_dict().items()}
     bdir = os.path.join(TL, "bf16-sharded")
     model.to(torch.bfloat16).save_pretrained(bdir, safe_serialization=True, max_shard_size="40KB")
-    model.float()
     for p in os.listdir(bdir):
         if p.endswith(".json") and p not in ("config.json", "model.safetensors.index.json"):
             os.remove(os.path.join(bdir, p))
@@ -176,7 +176,6 @@ def make_tiny_llama():
         if p.endswith(".json") and p != "config.json":
             os.remove(os.path.join(f32dir, p))
 
-    sd = {k: v.detach().float().numpy() for k, v in model.state_dict().items()}
     for qt in (Q.F32, Q.Q8_0):
         path = os.path.join(GG, f"tiny-llama-{qt.name.lower()}.gguf")
         w = gguf.GGUFWriter(path, "llama")
