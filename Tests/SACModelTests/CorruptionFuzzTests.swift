@@ -14,7 +14,10 @@ final class CorruptionFuzzTests: XCTestCase {
         try FileManager.default.createDirectory(at: tmp, withIntermediateDirectories: true)
     }
 
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: tmp) }
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(at: tmp)
+        tmp = nil
+    }
 
     /// One seeded mutation: truncation, byte flips in the first `headerBytes`, a huge 8- or
     /// 4-byte little-endian value at a random header position, or a bad magic.

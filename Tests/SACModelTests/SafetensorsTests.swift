@@ -11,7 +11,10 @@ final class SafetensorsTests: XCTestCase {
         try FileManager.default.createDirectory(at: tmp, withIntermediateDirectories: true)
     }
 
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: tmp) }
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(at: tmp)
+        tmp = nil
+    }
 
     /// The bf16 sharded directory (index + 2 shards) holds exactly the f32 model's tensors
     /// rounded to bfloat16 (round to nearest even, computed here on the bits).
