@@ -38,6 +38,7 @@ let package = Package(
             swiftSettings: cpuFlags),
         .testTarget(name: "SACTensorTests", dependencies: ["SACTensor"], swiftSettings: cpuFlags),
         .testTarget(
-            name: "SACModelTests", dependencies: ["SACModel", "SACTensor"], swiftSettings: cpuFlags),
+            name: "SACModelTests", dependencies: ["SACModel", "SACTensor"],
+            resources: [.copy("Fixtures")], swiftSettings: cpuFlags),
     ]
 )

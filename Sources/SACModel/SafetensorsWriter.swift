@@ -1,0 +1,84 @@
+import Foundation
+import SACTensor
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Writes Float32 tensors as a safetensors file, atomically: the bytes go to a temporary
+/// file in the destination's directory, are flushed to disk, and the file is renamed over
+/// `path`, so a reader never sees a half-written file.
+public enum SafetensorsWriter {
+    /// Writes `tensors` (name → Float32 tensor, dtype F32, little-endian) and the optional
+    /// `__metadata__` strings to `path`. Data are laid out contiguously in name order; the
+    /// header is padded with spaces to a multiple of 8 bytes. Throws
+    /// `ModelError.invalidField` for an empty or reserved name and `ModelError.unreadable`
+    /// when the file cannot be written.
+    public static func write(_ tensors: [String: Tensor], metadata: [String: String]? = nil, to path: String) throws {
+        let names = tensors.keys.sorted()
+        var header: [String: Any] = [:]
+        var offset = 0
+        for name in names {
+            guard !name.isEmpty, name != "__metadata__" else {
+                throw ModelError.invalidField(file: path, field: "tensor name", expected: "a non-empty, non-reserved name", found: "\"\(name)\"")
+            }
+            let t = tensors[name]!
+            let n = 4 * t.count
+            header[name] = ["dtype": "F32", "shape": t.shape, "data_offsets": [offset, offset + n]] as [String: Any]
+            offset += n
+        }
+        if let metadata { header["__metadata__"] = metadata }
+        var json: Data
+        do {
+            json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys, .withoutEscapingSlashes])
+        } catch {
+            throw ModelError.invalidField(file: path, field: "header", expected: "JSON-encodable metadata", found: "\(error)")
+        }
+        while json.count % 8 != 0 { json.append(0x20) }
+
+        let url = URL(fileURLWithPath: path)
+        let dir = url.deletingLastPathComponent().path
+        let tmp = dir + "/." + url.lastPathComponent + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0o644)
+        guard fd >= 0 else { throw ModelError.unreadable(file: path, reason: "cannot create \(tmp): \(String(cString: strerror(errno)))") }
+        var ok = false
+        defer {
+            close(fd)
+            if !ok { unlink(tmp) }
+        }
+        func put(_ p: UnsafeRawBufferPointer) throws {
+            var done = 0
+            while done < p.count {
+                let r = Glibc_write(fd, p.baseAddress! + done, p.count - done)
+                guard r > 0 else { throw ModelError.unreadable(file: path, reason: "write failed: \(String(cString: strerror(errno)))") }
+                done += r
+            }
+        }
+        var len = UInt64(json.count).littleEndian
+        try withUnsafeBytes(of: &len) { try put($0) }
+        try json.withUnsafeBytes { try put($0) }
+        for name in names {
+            let t = tensors[name]!
+            if t.count > 0 {
+                #if _endian(big)
+                let le = t.data.map { $0.bitPattern.littleEndian }
+                try le.withUnsafeBytes { try put($0) }
+                #else
+                try t.data.withUnsafeBytes { try put($0) }
+                #endif
+            }
+        }
+        guard fsync(fd) == 0 else { throw ModelError.unreadable(file: path, reason: "fsync failed: \(String(cString: strerror(errno)))") }
+        guard rename(tmp, path) == 0 else {
+            throw ModelError.unreadable(file: path, reason: "rename failed: \(String(cString: strerror(errno)))")
+        }
+        ok = true
+    }
+}
+
+@inline(__always)
+private func Glibc_write(_ fd: Int32, _ p: UnsafeRawPointer, _ n: Int) -> Int {
+    write(fd, p, n)
+}

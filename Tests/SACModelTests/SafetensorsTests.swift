@@ -1,0 +1,121 @@
+import Foundation
+import XCTest
+@testable import SACModel
+@testable import SACTensor
+
+final class SafetensorsTests: XCTestCase {
+    var tmp: URL!
+
+    override func setUpWithError() throws {
+        tmp = FileManager.default.temporaryDirectory.appendingPathComponent("sac-st-\(getpid())-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: tmp, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(at: tmp)
+        tmp = nil
+    }
+
+    /// The bf16 sharded directory (index + 2 shards) holds exactly the f32 model's tensors
+    /// rounded to bfloat16 (round to nearest even, computed here on the bits).
+    func testShardedBF16EqualsRoundedF32() throws {
+        let f32 = try HFDirectoryWeightSource(directory: WeightFixtures.path("tiny-llama/f32"))
+        let bf = try HFDirectoryWeightSource(directory: WeightFixtures.path("tiny-llama/bf16-sharded"))
+        XCTAssertEqual(f32.tensorNames, bf.tensorNames)
+        for name in f32.tensorNames {
+            let a = try f32.tensor(name), b = try bf.tensor(name)
+            XCTAssertEqual(a.shape, b.shape)
+            let rounded = a.data.map { x -> Float in
+                let u = x.bitPattern
+                return Float(bitPattern: (u &+ 0x7FFF &+ ((u >> 16) & 1)) & 0xFFFF_0000)
+            }
+            WeightFixtures.assertBitwiseEqual(b.data, rounded, name)
+        }
+    }
+
+    /// Write → read round trip at awkward shapes (scalar, 1, 7×13, 0 elements) with metadata;
+    /// the header is padded to a multiple of 8 and no temporary file is left behind.
+    func testWriterRoundTrip() throws {
+        var rng = SplitMix64(seed: 11)
+        let tensors: [String: Tensor] = [
+            "a.weight": Tensor(randomNormal: [7, 13], using: &rng),
+            "b": Tensor(randomNormal: [1], using: &rng),
+            "scalar": Tensor(randomNormal: [], using: &rng),
+            "empty": Tensor(zeros: [0, 3]),
+            "z.3d": Tensor(randomNormal: [2, 3, 5], using: &rng),
+        ]
+        let path = tmp.appendingPathComponent("adapter.safetensors").path
+        try SafetensorsWriter.write(tensors, metadata: ["format": "pt", "rank": "8"], to: path)
+        try SafetensorsWriter.write(tensors, metadata: ["format": "pt", "rank": "8"], to: path)  // overwrite
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: tmp.path), ["adapter.safetensors"])
+        let f = try SafetensorsFile(path: path)
+        XCTAssertEqual(f.metadata, ["format": "pt", "rank": "8"])
+        XCTAssertEqual(f.tensorNames, tensors.keys.sorted())
+        for (name, t) in tensors {
+            let r = try f.tensor(name)
+            XCTAssertEqual(r.shape, t.shape, name)
+            WeightFixtures.assertBitwiseEqual(r.data, t.data, name)
+        }
+        let data = try Data(contentsOf: URL(fileURLWithPath: path))
+        let n = data.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
+        XCTAssertEqual(n % 8, 0)
+        XCTAssertThrowsError(try SafetensorsWriter.write(["__metadata__": Tensor(zeros: [1])], to: path))
+        XCTAssertThrowsError(try SafetensorsWriter.write(["x": Tensor(zeros: [1])], to: "/nonexistent-dir/x.safetensors")) { e in
+            guard case ModelError.unreadable? = e as? ModelError else { return XCTFail("\(e)") }
+        }
+    }
+
+    func write(_ header: String, data: [UInt8]) throws -> String {
+        var h = Array(header.utf8)
+        while h.count % 8 != 0 { h.append(0x20) }
+        var bytes = withUnsafeBytes(of: UInt64(h.count).littleEndian) { Array($0) }
+        bytes += h + data
+        let p = tmp.appendingPathComponent("t.safetensors").path
+        try Data(bytes).write(to: URL(fileURLWithPath: p))
+        return p
+    }
+
+    func expectError(_ header: String, data: [UInt8] = [UInt8](repeating: 0, count: 16), _ check: (ModelError) -> Bool) throws {
+        let p = try write(header, data: data)
+        XCTAssertThrowsError(try SafetensorsFile(path: p), header) { e in
+            guard let m = e as? ModelError, check(m) else { return XCTFail("\(header): \(e)") }
+        }
+    }
+
+    func testInvalidHeadersThrowTypedErrors() throws {
+        try expectError(#"{"x":{"dtype":"F32","shape":[2,2],"data_offsets":[0,12]}}"#) {
+            if case .invalidField(_, "x.data_offsets", _, _) = $0 { return true } else { return false }
+        }
+        try expectError(#"{"x":{"dtype":"F32","shape":[8],"data_offsets":[0,32]}}"#) {
+            if case .truncated(_, "x.data_offsets", _, _) = $0 { return true } else { return false }
+        }
+        try expectError(#"{"x":{"dtype":"F32","shape":[2],"data_offsets":[8,0]}}"#) {
+            if case .invalidField = $0 { return true } else { return false }
+        }
+        try expectError(#"{"x":{"dtype":"C64","shape":[1],"data_offsets":[0,8]}}"#) {
+            if case .unsupported(_, "x.dtype", _) = $0 { return true } else { return false }
+        }
+        try expectError(#"{"x":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}}"#) {
+            if case .invalidField(_, "x.shape", _, _) = $0 { return true } else { return false }
+        }
+        try expectError(#"{"x":{"dtype":"F32","shape":[4611686018427387904,4],"data_offsets":[0,4]}}"#) {
+            if case .invalidField = $0 { return true } else { return false }
+        }
+        try expectError(#"[1,2]"#) { if case .invalidField(_, "header", _, _) = $0 { return true } else { return false } }
+        try expectError(#"{"x":"#) { if case .invalidField(_, "header", _, _) = $0 { return true } else { return false } }
+        // Header length beyond the file.
+        var d = withUnsafeBytes(of: UInt64(1 << 40).littleEndian) { Array($0) }
+        d += [UInt8](repeating: 0x20, count: 8)
+        let p = tmp.appendingPathComponent("big.safetensors").path
+        try Data(d).write(to: URL(fileURLWithPath: p))
+        XCTAssertThrowsError(try SafetensorsFile(path: p)) { e in
+            guard case ModelError.truncated(_, "header", _, _)? = e as? ModelError else { return XCTFail("\(e)") }
+        }
+        // Valid non-float tensor: opens, but tensor() is unsupported.
+        let ok = try write(#"{"i":{"dtype":"I32","shape":[2],"data_offsets":[0,8]}}"#, data: [1, 0, 0, 0, 2, 0, 0, 0])
+        let f = try SafetensorsFile(path: ok)
+        XCTAssertThrowsError(try f.tensor("i")) { e in
+            guard case ModelError.unsupported? = e as? ModelError else { return XCTFail("\(e)") }
+        }
+    }
+}
