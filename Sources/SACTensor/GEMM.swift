@@ -42,14 +42,16 @@ public enum GEMM {
             scaleC(m: m, n: n, beta: beta, c: c, ldc: ldc)
             return
         }
-        // Small problems are not worth waking a second thread.
+        // Small problems are not worth waking a second thread (waking one costs tens of µs;
+        // the m ≤ 4 path moves about 4 bytes per flop pair, so it needs a larger B).
         let work = m * n * k
-        let t = work < 64 * 64 * 64 ? 1 : max(1, threads)
         if m <= GEMMSmallM.maxM {
+            let t = n * k < 1 << 21 ? 1 : max(1, threads)
             GEMMSmallM.run(
                 transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
                 b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, threads: t)
         } else {
+            let t = work < 64 * 64 * 64 ? 1 : max(1, threads)
             GEMMDriver.run(
                 transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
                 b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, threads: t)

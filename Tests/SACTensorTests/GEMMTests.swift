@@ -114,6 +114,15 @@ final class GEMMTests: XCTestCase {
         }
     }
 
+    /// m ≤ 4 with n·k ≥ 2²¹, large enough for the threaded small-m path.
+    func testSmallMPathThreaded() {
+        var seed: UInt64 = 350
+        for (ta, tb) in Self.transposes {
+            seed += 1
+            check(Case(transA: ta, transB: tb, m: 3, n: 4099, k: 521, alpha: 0.5, beta: 1, padC: 1), seed: seed)
+        }
+    }
+
     func testSingleThreadMatchesReference() {
         let saved = Parallel.threads
         Parallel.threads = 1
