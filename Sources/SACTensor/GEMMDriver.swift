@@ -13,8 +13,9 @@ enum GEMMDriver {
     static let mcBlock = 144
     /// B micro-panels per column sub-chunk of a compute task (C block MC×256 ≈ 144 KiB).
     static let subPanels = 16
-    /// Largest packed panel of A or B, in floats (16 MiB).
-    static let packLimit = 1 << 22
+    /// Largest packed panel of A or B, in floats (16 MiB). Tests lower it to exercise the
+    /// split into several row and column panels; not changed while a GEMM runs.
+    nonisolated(unsafe) static var packLimit = 1 << 22
 
     static func run(
         transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,

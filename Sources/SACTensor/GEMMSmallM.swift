@@ -115,8 +115,8 @@ enum GEMMSmallM {
     }
 
     /// No transB: C[i, j0..<j1] = beta·C + Σ_p (alpha·x)[i,p]·B[p, j0..<j1]. `x` must already
-    /// be scaled by alpha. C itself accumulates, chunk by chunk (chunks of ≤ 512 columns stay
-    /// in L1); B is read row segment by row segment (contiguous, TLB-friendly), U rows at once.
+    /// be scaled by alpha. C itself accumulates, chunk by chunk (chunks of ≤ 4096 columns stay
+    /// in L2); B is read row segment by row segment (contiguous, TLB-friendly), U rows at once.
     @inline(__always)
     static func nn(
         rows: Int, k: Int, x: UnsafePointer<Float>, ldx: Int, b: UnsafePointer<Float>, ldb: Int,
@@ -124,7 +124,7 @@ enum GEMMSmallM {
     ) {
         let x0 = x, x1 = x + (rows > 1 ? ldx : 0), x2 = x + (rows > 2 ? 2 * ldx : 0), x3 = x + (rows > 3 ? 3 * ldx : 0)
         let c0 = c, c1 = c + (rows > 1 ? ldc : 0), c2 = c + (rows > 2 ? 2 * ldc : 0), c3 = c + (rows > 3 ? 3 * ldc : 0)
-        let chunk = 512
+        let chunk = 4096
         var jc = j0
         while jc < j1 {
             let je = min(j1, jc + chunk)

@@ -86,6 +86,20 @@ final class GEMMTests: XCTestCase {
         }
     }
 
+    /// A small pack limit forces several row panels and column panels (repacking A and B).
+    func testSplitIntoSeveralPackedPanels() {
+        let saved = GEMMDriver.packLimit
+        GEMMDriver.packLimit = 20_000
+        defer { GEMMDriver.packLimit = saved }
+        var seed: UInt64 = 150
+        for (ta, tb) in Self.transposes {
+            for (m, n, k) in [(300, 520, 700), (97, 61, 301), (31, 400, 33)] {
+                seed += 1
+                check(Case(transA: ta, transB: tb, m: m, n: n, k: k, alpha: 1.25, beta: -0.5, padA: 1, padC: 3), seed: seed)
+            }
+        }
+    }
+
     func testAlphaBetaAndLeadingDimensions() {
         var seed: UInt64 = 200
         for (ta, tb) in Self.transposes {
