@@ -19,38 +19,89 @@ func quantHalf(_ p: UnsafeRawPointer) -> Float {
     #endif
 }
 
-/// Integer levels of one block's 32 weights as four `SIMD8<Float>` (weights 0–7, 8–15,
-/// 16–23, 24–31), before scaling. Shared by dequantisation and the fused products.
+#if _endian(big)
+#error("the quantised kernels read ggml blocks as little-endian 32-bit words")
+#endif
+
+/// Integer levels of one block's 32 weights as four `SIMD8<Float>`, before scaling.
+///
+/// The stdlib's generic SIMD integer→float conversions are not inlined (they become calls
+/// with scalar loops), so the levels are made with the exponent trick instead: a level
+/// `0 ≤ k < 2²³` placed in the mantissa of `2²³` (`0x4B00_0000 | k`) is the float `2²³ + k`,
+/// and subtracting `2²³` (plus any bias) gives the level exactly. Everything here lowers to
+/// `vpsrlvd`/`vpsrld`, `vpand`, `vpor`/`vpxor` and `vsubps`.
 enum QuantLevels {
-    /// 32 `Int8` at `p` → sign-extended, converted (vpmovsxbd + vcvtdq2ps).
+    typealias Levels = (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)
+
+    /// `(v >> shift) & mask` as integer levels, minus `bias`: float `(… | 2²³ bits) − (2²³ + bias)`.
     @inline(__always)
-    static func q8(_ p: UnsafeRawPointer) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
-        let a = p.loadUnaligned(as: SIMD16<Int8>.self)
-        let b = p.loadUnaligned(fromByteOffset: 16, as: SIMD16<Int8>.self)
-        return (cvt(a.lowHalf), cvt(a.highHalf), cvt(b.lowHalf), cvt(b.highHalf))
+    static func field(_ v: SIMD8<UInt32>, _ shift: SIMD8<UInt32>, _ mask: UInt32, _ bias: Float) -> SIMD8<Float> {
+        let bits = ((v &>> shift) & mask) | 0x4B00_0000
+        return unsafeBitCast(bits, to: SIMD8<Float>.self) - SIMD8<Float>(repeating: 8_388_608 + bias)
     }
 
-    /// 16 bytes of nibbles at `p` → levels `q − 8` in −8…7 (the `q4_0` convention).
+    /// Signed bytes at bit offset `shift` of each lane: `((v >> s) & 0xFF) ^ 0x80` is `q + 128`.
     @inline(__always)
-    static func q4Centered(_ p: UnsafeRawPointer) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
-        let v = p.loadUnaligned(as: SIMD16<UInt8>.self)
-        let eight = SIMD16<Int8>(repeating: 8)
-        let lo = SIMD16<Int8>(truncatingIfNeeded: v & 0x0F) &- eight
-        let hi = SIMD16<Int8>(truncatingIfNeeded: v &>> 4) &- eight
-        return (cvt(lo.lowHalf), cvt(lo.highHalf), cvt(hi.lowHalf), cvt(hi.highHalf))
+    static func signedByte(_ v: SIMD8<UInt32>, _ shift: UInt32) -> SIMD8<Float> {
+        let bits = ((v &>> shift) & 0xFF) ^ 0x4B00_0080
+        return unsafeBitCast(bits, to: SIMD8<Float>.self) - SIMD8<Float>(repeating: 8_388_736)
     }
 
-    /// 16 bytes of nibbles at `p` → levels `q` in 0…15 (the `q4_1` convention).
+    // MARK: Natural order (weights 0–7, 8–15, 16–23, 24–31), for dequantisation
+
+    @inline(__always) static var byteShifts: SIMD8<UInt32> { SIMD8<UInt32>(0, 8, 16, 24, 0, 8, 16, 24) }
+
+    /// Lanes `(w[i] ×4, w[i+1] ×4)` of the little-endian words at `p`.
     @inline(__always)
-    static func q4(_ p: UnsafeRawPointer) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
-        let v = p.loadUnaligned(as: SIMD16<UInt8>.self)
-        let lo = SIMD16<Int8>(truncatingIfNeeded: v & 0x0F)
-        let hi = SIMD16<Int8>(truncatingIfNeeded: v &>> 4)
-        return (cvt(lo.lowHalf), cvt(lo.highHalf), cvt(hi.lowHalf), cvt(hi.highHalf))
+    static func pairs(_ p: UnsafeRawPointer, _ i: Int) -> SIMD8<UInt32> {
+        let a = p.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)
+        let b = p.loadUnaligned(fromByteOffset: 4 * i + 4, as: UInt32.self)
+        return SIMD8<UInt32>(a, a, a, a, b, b, b, b)
     }
 
+    /// 32 `Int8` at `p`, natural order.
     @inline(__always)
-    static func cvt(_ v: SIMD8<Int8>) -> SIMD8<Float> {
-        SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: v))
+    static func q8(_ p: UnsafeRawPointer) -> Levels {
+        func part(_ i: Int) -> SIMD8<Float> {
+            let bits = ((pairs(p, i) &>> byteShifts) & 0xFF) ^ 0x4B00_0080
+            return unsafeBitCast(bits, to: SIMD8<Float>.self) - SIMD8<Float>(repeating: 8_388_736)
+        }
+        return (part(0), part(2), part(4), part(6))
+    }
+
+    /// 16 bytes of nibbles at `p`, natural order, levels `q − bias`.
+    @inline(__always)
+    static func q4(_ p: UnsafeRawPointer, bias: Float) -> Levels {
+        let lo = pairs(p, 0), hi = pairs(p, 2), s4 = byteShifts &+ 4
+        return (field(lo, byteShifts, 0xF, bias), field(hi, byteShifts, 0xF, bias),
+                field(lo, s4, 0xF, bias), field(hi, s4, 0xF, bias))
+    }
+
+    // MARK: Kernel order (no shuffles), for the fused products
+
+    /// Position `p` of a block in kernel order holds weight `q4Order[p]` (`q4_0`, `q4_1`):
+    /// lane `k` of the 16-byte block duplicated into 8 words `(w0 w1 w2 w3 w0 w1 w2 w3)`,
+    /// shifted by `(0×4, 8×4)`, `(16×4, 24×4)`, then the same plus 4 for the high nibbles.
+    static let q4Order: [Int] = [0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15]
+        + [0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15].map { $0 + 16 }
+    /// Position `8i + k` of a block in kernel order holds weight `4k + i` (`q8_0`: the 32 bytes
+    /// as 8 words, byte `i` of every word).
+    static let q8Order: [Int] = (0..<32).map { p in 4 * (p % 8) + p / 8 }
+
+    /// 16 bytes of nibbles at `p` in kernel order (`q4Order`), levels `q − bias`.
+    @inline(__always)
+    static func q4Kernel(_ p: UnsafeRawPointer, bias: Float) -> Levels {
+        let w = p.loadUnaligned(as: SIMD4<UInt32>.self)
+        let v = SIMD8<UInt32>(lowHalf: w, highHalf: w)
+        let a = SIMD8<UInt32>(0, 0, 0, 0, 8, 8, 8, 8), b = SIMD8<UInt32>(16, 16, 16, 16, 24, 24, 24, 24)
+        return (field(v, a, 0xF, bias), field(v, b, 0xF, bias),
+                field(v, a &+ 4, 0xF, bias), field(v, b &+ 4, 0xF, bias))
+    }
+
+    /// 32 `Int8` at `p` in kernel order (`q8Order`).
+    @inline(__always)
+    static func q8Kernel(_ p: UnsafeRawPointer) -> Levels {
+        let v = p.loadUnaligned(as: SIMD8<UInt32>.self)
+        return (signedByte(v, 0), signedByte(v, 8), signedByte(v, 16), signedByte(v, 24))
     }
 }

@@ -6,6 +6,7 @@ extension QuantizedMatrix {
     /// - `y`: `tokens × rows` Float32, row-major, overwritten.
     ///
     /// The weights are never expanded to Float32 in memory: each block is decoded in registers
+    /// (in a shuffle-free lane order matched by a permuted copy of `x` made once per call)
     /// once per group of up to 8 tokens and used for all of them (more tokens are processed in
     /// groups of 8). Scales are applied once per block (`Σ x·d·q = d·Σ x·q`); for `q4_1` the
     /// offset term uses per-block sums of `x` computed once per call (`Σ x·m = m·Σ x`).
@@ -30,6 +31,16 @@ extension QuantizedMatrix {
         defer { xsum?.deallocate() }
         let sums = UnsafePointer(xsum)
 
+        // x with every block's 32 values in the order the kernels decode weights (no shuffles
+        // in the inner loop); a dot product is unchanged by a shared permutation.
+        let xp = UnsafeMutablePointer<Float>.allocate(capacity: tokens * c)
+        defer { xp.deallocate() }
+        (fmt == .q8_0 ? QuantLevels.q8Order : QuantLevels.q4Order).withUnsafeBufferPointer { order in
+            for base in stride(from: 0, to: tokens * c, by: 32) {
+                for p in 0..<32 { xp[base + p] = x[base + order[p]] }
+            }
+        }
+
         bytes.withUnsafeBytes { raw in
             let w = raw.baseAddress!
             // At least ~24 KB of weights per thread, so that small matrices stay on one thread.
@@ -41,7 +52,7 @@ extension QuantizedMatrix {
                 while t0 < tokens {
                     let n = min(8, tokens - t0)
                     let job = QuantJob(
-                        w: w, rowBytes: rb, nb: nb, rows: range, x: x + t0 * c, cols: c,
+                        w: w, rowBytes: rb, nb: nb, rows: range, x: xp + t0 * c, cols: c,
                         xsum: sums.map { $0 + t0 * nb }, mins: mins, y: y + t0 * r, yStride: r)
                     switch fmt {
                     case .q8_0: QuantKernel.run(QuantDecodeQ8_0.self, n, job)
@@ -80,7 +91,8 @@ protocol QuantBlockDecoder {
     static var blockBytes: Int { get }
     /// Whether blocks carry an offset `m` (`q4_1`).
     static var hasMin: Bool { get }
-    /// Integer levels (already centred for `q4_0`) of the 32 weights.
+    /// Integer levels (already centred for `q4_0`) of the 32 weights, in kernel order
+    /// (`QuantLevels.q4Order` / `q8Order`).
     static func levels(_ p: UnsafeRawPointer) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)
     static func scale(_ p: UnsafeRawPointer) -> Float
     static func offset(_ p: UnsafeRawPointer) -> Float
@@ -90,7 +102,7 @@ enum QuantDecodeQ8_0: QuantBlockDecoder {
     static var blockBytes: Int { 34 }
     static var hasMin: Bool { false }
     @inline(__always) static func levels(_ p: UnsafeRawPointer) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
-        QuantLevels.q8(p + 2)
+        QuantLevels.q8Kernel(p + 2)
     }
     @inline(__always) static func scale(_ p: UnsafeRawPointer) -> Float { quantHalf(p) }
     @inline(__always) static func offset(_ p: UnsafeRawPointer) -> Float { 0 }
@@ -100,7 +112,7 @@ enum QuantDecodeQ4_0: QuantBlockDecoder {
     static var blockBytes: Int { 18 }
     static var hasMin: Bool { false }
     @inline(__always) static func levels(_ p: UnsafeRawPointer) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
-        QuantLevels.q4Centered(p + 2)
+        QuantLevels.q4Kernel(p + 2, bias: 8)
     }
     @inline(__always) static func scale(_ p: UnsafeRawPointer) -> Float { quantHalf(p) }
     @inline(__always) static func offset(_ p: UnsafeRawPointer) -> Float { 0 }
@@ -110,7 +122,7 @@ enum QuantDecodeQ4_1: QuantBlockDecoder {
     static var blockBytes: Int { 20 }
     static var hasMin: Bool { true }
     @inline(__always) static func levels(_ p: UnsafeRawPointer) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
-        QuantLevels.q4(p + 4)
+        QuantLevels.q4Kernel(p + 4, bias: 0)
     }
     @inline(__always) static func scale(_ p: UnsafeRawPointer) -> Float { quantHalf(p) }
     @inline(__always) static func offset(_ p: UnsafeRawPointer) -> Float { quantHalf(p + 2) }

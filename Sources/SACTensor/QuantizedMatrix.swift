@@ -158,7 +158,7 @@ enum QuantDequant {
         for b in 0..<nb {
             let p = src + b * 18
             let d = SIMD8<Float>(repeating: quantHalf(p))
-            let (q0, q1, q2, q3) = QuantLevels.q4Centered(p + 2)
+            let (q0, q1, q2, q3) = QuantLevels.q4(p + 2, bias: 8)
             let o = b * 128
             store(d * q0, dst, o); store(d * q1, dst, o + 32)
             store(d * q2, dst, o + 64); store(d * q3, dst, o + 96)
@@ -170,7 +170,7 @@ enum QuantDequant {
             let p = src + b * 20
             let d = SIMD8<Float>(repeating: quantHalf(p))
             let m = SIMD8<Float>(repeating: quantHalf(p + 2))
-            let (q0, q1, q2, q3) = QuantLevels.q4(p + 4)
+            let (q0, q1, q2, q3) = QuantLevels.q4(p + 4, bias: 0)
             let o = b * 128
             // `d * q` is rounded before `+ m` (Swift does not contract to FMA), as numpy does.
             store(d * q0 + m, dst, o); store(d * q1 + m, dst, o + 32)
