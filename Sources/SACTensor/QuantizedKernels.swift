@@ -8,8 +8,9 @@ extension QuantizedMatrix {
     /// The weights are never expanded to Float32 in memory: each block is decoded in registers
     /// (in a shuffle-free lane order matched by a permuted copy of `x` made once per call)
     /// once per group of up to 8 tokens and used for all of them (more tokens are processed in
-    /// groups of 8). Scales are applied once per block (`Σ x·d·q = d·Σ x·q`); for `q4_1` the
-    /// offset term uses per-block sums of `x` computed once per call (`Σ x·m = m·Σ x`).
+    /// groups of 8). Scales are applied once per block (`Σ x·d·q = d·Σ x·q`); the offset terms
+    /// (`m` of `q4_1`, `−8·d` of `q4_0`) use per-block sums of `x` computed once per call
+    /// (`Σ x·m = m·Σ x`).
     /// Threaded over rows with `Parallel.forRanges`.
     /// Rounding: Float32 accumulation; the error is well below `1e-5 · Σ|x||w|`.
     /// Preconditions: `tokens >= 0`; `x` and `y` hold the sizes above and do not overlap.
@@ -19,9 +20,9 @@ extension QuantizedMatrix {
         let nb = blocksPerRow, c = cols, r = rows, rb = rowBytes, fmt = format
         if nb == 0 { y.initialize(repeating: 0, count: tokens * rows); return }
 
-        // Per-block sums of x, [tokens × nb], for the q4_1 offset term.
+        // Per-block sums of x, [tokens × nb], for the offset terms of q4_0 and q4_1.
         var xsum: UnsafeMutablePointer<Float>? = nil
-        if fmt == .q4_1 {
+        if fmt != .q8_0 {
             let s = UnsafeMutablePointer<Float>.allocate(capacity: tokens * nb)
             for t in 0..<tokens {
                 for b in 0..<nb { s[t * nb + b] = QuantMath.blockSum(x + t * c + b * 32) }
@@ -89,9 +90,9 @@ extension QuantizedMatrix {
 /// One format's block decoding for the fused kernel.
 protocol QuantBlockDecoder {
     static var blockBytes: Int { get }
-    /// Whether blocks carry an offset `m` (`q4_1`).
+    /// Whether blocks carry an offset `m` added to every weight (`q4_1`; `q4_0` as `−8·d`).
     static var hasMin: Bool { get }
-    /// Integer levels (already centred for `q4_0`) of the 32 weights, in kernel order
+    /// Integer levels of the 32 weights, in kernel order
     /// (`QuantLevels.q4Order` / `q8Order`).
     static func levels(_ p: UnsafeRawPointer) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)
     static func scale(_ p: UnsafeRawPointer) -> Float
@@ -108,21 +109,23 @@ enum QuantDecodeQ8_0: QuantBlockDecoder {
     @inline(__always) static func offset(_ p: UnsafeRawPointer) -> Float { 0 }
 }
 
+/// `q4_0` as raw levels 0…15 with the block offset `−8·d` (exact), so that centring costs
+/// one scalar per block instead of four vector subtractions: `Σ x·d(q − 8) = d·Σ x·q − 8d·Σ x`.
 enum QuantDecodeQ4_0: QuantBlockDecoder {
     static var blockBytes: Int { 18 }
-    static var hasMin: Bool { false }
+    static var hasMin: Bool { true }
     @inline(__always) static func levels(_ p: UnsafeRawPointer) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
-        QuantLevels.q4Kernel(p + 2, bias: 8)
+        QuantLevels.q4Kernel(p + 2)
     }
     @inline(__always) static func scale(_ p: UnsafeRawPointer) -> Float { quantHalf(p) }
-    @inline(__always) static func offset(_ p: UnsafeRawPointer) -> Float { 0 }
+    @inline(__always) static func offset(_ p: UnsafeRawPointer) -> Float { -8 * quantHalf(p) }
 }
 
 enum QuantDecodeQ4_1: QuantBlockDecoder {
     static var blockBytes: Int { 20 }
     static var hasMin: Bool { true }
     @inline(__always) static func levels(_ p: UnsafeRawPointer) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
-        QuantLevels.q4Kernel(p + 4, bias: 0)
+        QuantLevels.q4Kernel(p + 4)
     }
     @inline(__always) static func scale(_ p: UnsafeRawPointer) -> Float { quantHalf(p) }
     @inline(__always) static func offset(_ p: UnsafeRawPointer) -> Float { quantHalf(p + 2) }
@@ -148,7 +151,7 @@ struct QuantJob {
     /// First token's row of x; token `t` starts at `x + t · cols`.
     var x: UnsafePointer<Float>
     var cols: Int
-    /// Block sums of x (`q4_1` only), token `t` at `xsum + t · nb`.
+    /// Block sums of x (formats with an offset), token `t` at `xsum + t · nb`.
     var xsum: UnsafePointer<Float>?
     /// Scratch for one row's block offsets, `nb` floats.
     var mins: UnsafeMutablePointer<Float>

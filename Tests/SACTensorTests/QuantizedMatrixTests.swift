@@ -129,8 +129,10 @@ final class QuantizedMatrixTests: XCTestCase {
         return (y, bound)
     }
 
+    /// Checks one product; returns the worst error as a fraction of the tolerance.
+    @discardableResult
     func checkMatmul(_ f: QuantFormat, rows: Int, cols: Int, tokens: Int, _ rng: inout SplitMix64,
-                     file: StaticString = #filePath, line: UInt = #line) throws {
+                     file: StaticString = #filePath, line: UInt = #line) throws -> Double {
         let bytes = Self.randomBytes(f, rows: rows, cols: cols, &rng)
         let m = try QuantizedMatrix(format: f, rows: rows, cols: cols, bytes: bytes)
         let w = Self.refDequantize(f, rows: rows, cols: cols, bytes)
@@ -148,20 +150,23 @@ final class QuantizedMatrixTests: XCTestCase {
             if !(err <= tol) {
                 XCTFail("\(f) \(rows)×\(cols) tokens \(tokens) at \(i): \(y[i]) vs \(ref[i]), tol \(tol)",
                         file: file, line: line)
-                return
+                return worst
             }
         }
         XCTAssertLessThanOrEqual(worst, 1, file: file, line: line)
+        return worst
     }
 
     func testMatmulMatchesFloat64Reference() throws {
         var rng = SplitMix64(seed: 0x51AC_0002)
         for f in QuantFormat.allCases {
+            var worst = 0.0
             for (rows, cols) in Self.shapes {
                 for tokens in [1, 2, 5, 9] {
-                    try checkMatmul(f, rows: rows, cols: cols, tokens: tokens, &rng)
+                    worst = max(worst, try checkMatmul(f, rows: rows, cols: cols, tokens: tokens, &rng))
                 }
             }
+            print("QuantizedMatrixTests: \(f) worst |error| / tolerance = \(worst)")
         }
     }
 
