@@ -1,0 +1,119 @@
+/// The packed (Goto/BLIS) GEMM driver for m > 4.
+///
+/// op(A) and op(B) are packed whole (all of k) into micro-panel layouts, split into row
+/// panels / column panels only when they exceed `packLimit` floats, so that a typical call
+/// needs just two parallel phases: packing (all threads) and computing. Compute tasks are a
+/// grid of row blocks (MC rows: an MC×KC A block stays in L2) × column chunks; inside a task
+/// the depth blocks (KC) are outermost, then B micro-panels (KC×16 in L1), then A
+/// micro-panels (6×KC), each feeding the 6×16 micro-kernel.
+enum GEMMDriver {
+    /// Upper bound on the depth of a block (KC·16 floats of B ≈ 18 KiB stays in L1).
+    static let kcBlock = 288
+    /// Upper bound on the rows of an A block (MC·KC floats ≈ 166 KiB, in L2).
+    static let mcBlock = 144
+    /// B micro-panels per column sub-chunk of a compute task (C block MC×256 ≈ 144 KiB).
+    static let subPanels = 16
+    /// Largest packed panel of A or B, in floats (16 MiB). Tests lower it to exercise the
+    /// split into several row and column panels; not changed while a GEMM runs.
+    nonisolated(unsafe) static var packLimit = 1 << 22
+
+    static func run(
+        transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+        a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int
+    ) {
+        let mr = GEMMKernel.mr, nr = GEMMKernel.nr
+        // Depth blocks of equal size (at most kcBlock).
+        let kBlocks = (k + kcBlock - 1) / kcBlock
+        let kcMax = (k + kBlocks - 1) / kBlocks
+        // Row panels (multiples of the row block) and column panels (multiples of nr) that fit.
+        let mBlocksAll = (m + mcBlock - 1) / mcBlock
+        let mc = ((m + mBlocksAll - 1) / mBlocksAll).roundedUp(to: mr)
+        let mbRows = max(mc, packLimit / k / mc * mc)
+        let nbCols = max(nr, packLimit / k / nr * nr)
+        let mPanelRows = min(m.roundedUp(to: mr), mbRows)
+        let nPanelCols = min(n.roundedUp(to: nr), nbCols)
+        let buffer = GEMMBufferPool.shared.acquire(mPanelRows * k + nPanelCols * k)
+        defer { GEMMBufferPool.shared.release(buffer) }
+        let packedA = buffer.pointer
+        let packedB = buffer.pointer + mPanelRows * k
+        let pa = UnsafePointer(packedA), pb = UnsafePointer(packedB)
+        let singleM = m <= mbRows, singleN = n <= nbCols
+
+        var jc = 0
+        while jc < n {
+            let nc = min(nbCols, n - jc)
+            let bPanels = (nc + nr - 1) / nr
+            let ncPad = bPanels * nr
+            var ic = 0
+            while ic < m {
+                let mb = min(mbRows, m - ic)
+                let aPanels = (mb + mr - 1) / mr
+                let mPad = aPanels * mr
+                // Pack what changed: (depth block, micro-panel) pairs of A and of B.
+                let doA = jc == 0 || !singleM, doB = ic == 0 || !singleN
+                let perK = (doA ? aPanels : 0) + (doB ? bPanels : 0)
+                let packTasks = kBlocks * perK
+                let groups = threads <= 1 ? 1 : min(packTasks, 8 * threads)
+                gemmForEach(groups, threads: threads) { g in
+                    for t in (packTasks * g / groups)..<(packTasks * (g + 1) / groups) {
+                        let kb = t / perK, r = t % perK
+                        let pc = kb * kcMax, kc = min(kcMax, k - pc)
+                        let ta = doA ? r : -1
+                        if ta >= 0 && ta < aPanels {
+                            let i0 = ta * mr
+                            GEMMPack.packA(
+                                trans: transA, a: a, lda: lda, i0: ic + i0, rows: min(mr, mb - i0),
+                                p0: pc, kc: kc, dst: packedA + mPad * pc + ta * mr * kc)
+                        } else {
+                            let q = doA ? r - aPanels : r
+                            let j0 = q * nr
+                            GEMMPack.packB(
+                                trans: transB, b: b, ldb: ldb, j0: jc + j0, cols: min(nr, nc - j0),
+                                p0: pc, kc: kc, dst: packedB + ncPad * pc + q * nr * kc)
+                        }
+                    }
+                }
+                // Compute: row blocks × column chunks, enough tasks to balance the threads.
+                let mBlocks = (mb + mc - 1) / mc
+                let wanted = threads <= 1 ? 1 : (4 * threads + mBlocks - 1) / mBlocks
+                let nChunks = max(1, min(bPanels, wanted))
+                gemmForEach(mBlocks * nChunks, threads: threads) { task in
+                    let ib = task / nChunks, cb = task % nChunks
+                    let i0 = ib * mc, i1 = min(mb, i0 + mc)
+                    let q0 = bPanels * cb / nChunks, q1 = bPanels * (cb + 1) / nChunks
+                    if i0 >= i1 || q0 >= q1 { return }
+                    // Column sub-chunks keep the C block (MC × 16·subPanels) in L2 across
+                    // the depth blocks.
+                    var qs = q0
+                    while qs < q1 {
+                        let qe = min(q1, qs + subPanels)
+                        var pc = 0
+                        while pc < k {
+                            let kc = min(kcMax, k - pc)
+                            let betaHere: Float = pc == 0 ? beta : 1
+                            let aBase = pa + mPad * pc, bBase = pb + ncPad * pc
+                            for q in qs..<qe {
+                                let j0 = q * nr
+                                let cols = min(nr, nc - j0)
+                                let bp = bBase + q * nr * kc
+                                let cj = c + ic * ldc + jc + j0
+                                var i = i0
+                                while i < i1 {
+                                    GEMMKernel.tile(
+                                        kc: kc, pa: aBase + i * kc, pb: bp, c: cj + i * ldc, ldc: ldc,
+                                        rows: min(mr, i1 - i), cols: cols, alpha: alpha, beta: betaHere)
+                                    i += mr
+                                }
+                            }
+                            pc += kc
+                        }
+                        qs = qe
+                    }
+                }
+                ic += mb
+            }
+            jc += nc
+        }
+    }
+}

@@ -1,0 +1,88 @@
+/// The AVX2 micro-kernel: a 6×16 tile of C from packed A and B panels, with 12 SIMD8
+/// accumulators (6 rows × 2 vectors) updated by fused multiply-adds.
+enum GEMMKernel {
+    /// Rows of the register tile.
+    static let mr = 6
+    /// Columns of the register tile (two SIMD8 vectors).
+    static let nr = 16
+
+    /// C[0..<rows, 0..<cols] = alpha·(Ã·B̃) + beta·C, where Ã is a packed A micro-panel
+    /// (kc·6 floats) and B̃ a packed B micro-panel (kc·16 floats). `beta == 0` does not read
+    /// C. `rows ≤ 6`, `cols ≤ 16`; a partial tile goes through a stack buffer.
+    @inline(__always)
+    static func tile(
+        kc: Int, pa: UnsafePointer<Float>, pb: UnsafePointer<Float>,
+        c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, cols: Int, alpha: Float, beta: Float
+    ) {
+        if rows == mr && cols == nr {
+            kernel(kc: kc, pa: pa, pb: pb, c: c, ldc: ldc, alpha: alpha, beta: beta)
+        } else {
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: mr * nr) { tmp in
+                let t = tmp.baseAddress!
+                kernel(kc: kc, pa: pa, pb: pb, c: t, ldc: nr, alpha: alpha, beta: 0)
+                for i in 0..<rows {
+                    let ci = c + i * ldc, ti = t + i * nr
+                    if beta == 0 {
+                        for j in 0..<cols { ci[j] = ti[j] }
+                    } else {
+                        for j in 0..<cols { ci[j] = ti[j] + beta * ci[j] }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The full 6×16 kernel (see `tile`).
+    @inline(never)
+    static func kernel(
+        kc: Int, pa: UnsafePointer<Float>, pb: UnsafePointer<Float>,
+        c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, beta: Float
+    ) {
+        var c00 = SIMD8<Float>(), c01 = SIMD8<Float>()
+        var c10 = SIMD8<Float>(), c11 = SIMD8<Float>()
+        var c20 = SIMD8<Float>(), c21 = SIMD8<Float>()
+        var c30 = SIMD8<Float>(), c31 = SIMD8<Float>()
+        var c40 = SIMD8<Float>(), c41 = SIMD8<Float>()
+        var c50 = SIMD8<Float>(), c51 = SIMD8<Float>()
+        var a = pa, b = pb
+        for _ in 0..<kc {
+            let b0 = loadSIMD8(b), b1 = loadSIMD8(b + 8)
+            var av = SIMD8<Float>(repeating: a[0])
+            c00 = c00.addingProduct(av, b0); c01 = c01.addingProduct(av, b1)
+            av = SIMD8<Float>(repeating: a[1])
+            c10 = c10.addingProduct(av, b0); c11 = c11.addingProduct(av, b1)
+            av = SIMD8<Float>(repeating: a[2])
+            c20 = c20.addingProduct(av, b0); c21 = c21.addingProduct(av, b1)
+            av = SIMD8<Float>(repeating: a[3])
+            c30 = c30.addingProduct(av, b0); c31 = c31.addingProduct(av, b1)
+            av = SIMD8<Float>(repeating: a[4])
+            c40 = c40.addingProduct(av, b0); c41 = c41.addingProduct(av, b1)
+            av = SIMD8<Float>(repeating: a[5])
+            c50 = c50.addingProduct(av, b0); c51 = c51.addingProduct(av, b1)
+            a += 6; b += 16
+        }
+        let al = SIMD8<Float>(repeating: alpha)
+        if beta == 0 {
+            storeSIMD8(c, al * c00); storeSIMD8(c + 8, al * c01)
+            var r = c + ldc
+            storeSIMD8(r, al * c10); storeSIMD8(r + 8, al * c11); r += ldc
+            storeSIMD8(r, al * c20); storeSIMD8(r + 8, al * c21); r += ldc
+            storeSIMD8(r, al * c30); storeSIMD8(r + 8, al * c31); r += ldc
+            storeSIMD8(r, al * c40); storeSIMD8(r + 8, al * c41); r += ldc
+            storeSIMD8(r, al * c50); storeSIMD8(r + 8, al * c51)
+        } else {
+            let be = SIMD8<Float>(repeating: beta)
+            @inline(__always) func upd(_ p: UnsafeMutablePointer<Float>, _ v0: SIMD8<Float>, _ v1: SIMD8<Float>) {
+                storeSIMD8(p, (be * loadSIMD8(p)).addingProduct(al, v0))
+                storeSIMD8(p + 8, (be * loadSIMD8(p + 8)).addingProduct(al, v1))
+            }
+            var r = c
+            upd(r, c00, c01); r += ldc
+            upd(r, c10, c11); r += ldc
+            upd(r, c20, c21); r += ldc
+            upd(r, c30, c31); r += ldc
+            upd(r, c40, c41); r += ldc
+            upd(r, c50, c51)
+        }
+    }
+}
