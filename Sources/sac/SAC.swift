@@ -5,11 +5,11 @@ struct SAC: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sac",
         abstract: "Semantic-Anchor Compression: compress long contexts into a few key-value pairs and answer from them.",
-        subcommands: [Bench.self])
+        subcommands: [Tokenize.self, Generate.self, Bench.self])
 }
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks (build with -c release).",
-        subcommands: [BenchGEMM.self, BenchQuant.self])
+        subcommands: [BenchGEMM.self, BenchQuant.self, BenchModel.self])
 }

@@ -30,16 +30,18 @@ public final class LlamaModel: @unchecked Sendable {
     public let lmHead: Projection
     let rope: RoPETable
 
-    /// Builds the model from a weight source (GGUF file or Hugging Face directory).
-    /// Projections stored as Q8_0/Q4_0/Q4_1 stay quantised; everything else is read as Float32.
-    public init(config: LlamaConfig, weights: WeightSource) throws {
+    /// Builds the model from a weight source (GGUF file or Hugging Face directory) named `file`
+    /// in error messages. Projections stored as Q8_0/Q4_0/Q4_1 stay quantised; everything else
+    /// is read as Float32.
+    public init(weights: any WeightSource, file: String) throws {
+        let config = weights.config
         self.config = config
         let d = config.hiddenSize
         func vector(_ name: String, _ n: Int) throws -> [Float] {
             let t = try weights.tensor(name)
             guard t.count == n else {
                 throw ModelError.invalidField(
-                    file: weights.description, field: name, expected: "\(n) values", found: "shape \(t.shape)")
+                    file: file, field: name, expected: "\(n) values", found: "shape \(t.shape)")
             }
             return t.data
         }
@@ -47,7 +49,7 @@ public final class LlamaModel: @unchecked Sendable {
             if let q = try weights.quantized(name), let m = try Projection.quantizedMatrix(q) {
                 guard m.rows == rows, m.cols == cols else {
                     throw ModelError.invalidField(
-                        file: weights.description, field: name, expected: "[\(rows), \(cols)]",
+                        file: file, field: name, expected: "[\(rows), \(cols)]",
                         found: "[\(m.rows), \(m.cols)]")
                 }
                 return Projection(quantized: m)

@@ -82,7 +82,22 @@ public struct Projection: @unchecked Sendable {
     public var byteCount: Int {
         switch storage {
         case .dense(let w): return w.count * 4
-        case .quantized(let q): return q.byteCount
+        case .quantized(let q): return q.weightBytes
         }
+    }
+}
+
+extension Projection {
+    /// The GGUF blocks as a `QuantizedMatrix` when the fused kernels support their format
+    /// (Q8_0, Q4_0, Q4_1); nil for other types, which the model reads as Float32 instead.
+    static func quantizedMatrix(_ w: QuantizedWeight) throws -> QuantizedMatrix? {
+        let format: QuantFormat
+        switch w.type {
+        case .q8_0: format = .q8_0
+        case .q4_0: format = .q4_0
+        case .q4_1: format = .q4_1
+        default: return nil
+        }
+        return try QuantizedMatrix(format: format, rows: w.rows, cols: w.cols, copying: w.bytes)
     }
 }
