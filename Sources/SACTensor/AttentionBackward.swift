@@ -27,10 +27,10 @@ extension Attention {
     ) {
         backward(dOut: dOut, q: q, ldq: ldq, k: k, ldk: ldk, v: v, ldv: ldv, out: out, ldo: ldo,
                  lse: lse, dq: dq, dk: dk, dv: dv, dims: dims, scale: scale, mask: mask,
-                 accumulate: accumulate, threads: Parallel.threads)
+                 accumulate: accumulate, threads: AttentionPlan.threads(for: dims, available: Parallel.threads))
     }
 
-    /// `backward` with an explicit number of threads.
+    /// `backward` with an explicit number of threads and, for tests, static interleaved scheduling.
     static func backward(
         dOut: UnsafePointer<Float>,
         q: UnsafePointer<Float>, ldq: Int,
@@ -39,7 +39,7 @@ extension Attention {
         out: UnsafePointer<Float>, ldo: Int,
         lse: UnsafePointer<Float>,
         dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>, dv: UnsafeMutablePointer<Float>,
-        dims: AttentionDims, scale: Float?, mask: AttentionMask, accumulate: Bool, threads: Int
+        dims: AttentionDims, scale: Float?, mask: AttentionMask, accumulate: Bool, threads: Int, interleaved: Bool = false
     ) {
         checkPreconditions(dims: dims, mask: mask, ldq: ldq, ldk: ldk, ldv: ldv, ldo: ldo)
         let t = dims.queries, s = dims.keys, hd = dims.headDim, group = dims.group
@@ -51,7 +51,7 @@ extension Attention {
         let privateCount = (workers - 1) * 2 * s * kvWidth
         let privateBuf = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(1, privateCount))
         defer { privateBuf.deallocate() }
-        let queue = AttentionWorkQueue(count: plan.items)
+        let queue = AttentionWorkQueue(count: plan.items, workers: plan.workers, interleaved: interleaved)
         withMaskPointer(mask) { allowed in
             Parallel.forEach(workers) { w in
                 let accK: UnsafeMutablePointer<Float>, accV: UnsafeMutablePointer<Float>, ldak: Int, ldav: Int
@@ -73,7 +73,7 @@ extension Attention {
                 let scratch = UnsafeMutablePointer<Float>.allocate(capacity: 2 * blockCount + plan.blockRows)
                 defer { scratch.deallocate() }
                 let p = scratch, ds = scratch + blockCount, delta = scratch + 2 * blockCount
-                while let item = queue.next() {
+                while let item = queue.next(worker: w) {
                     let (h, rows) = plan.item(item, dims: dims)
                     let g = h / group
                     let i0 = rows.lowerBound, nr = rows.count

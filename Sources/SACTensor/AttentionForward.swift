@@ -36,31 +36,31 @@ public enum Attention {
         dims: AttentionDims, scale: Float? = nil, mask: AttentionMask
     ) {
         forward(q: q, ldq: ldq, k: k, ldk: ldk, v: v, ldv: ldv, out: out, ldo: ldo, lse: lse,
-                dims: dims, scale: scale, mask: mask, threads: Parallel.threads)
+                dims: dims, scale: scale, mask: mask, threads: AttentionPlan.threads(for: dims, available: Parallel.threads))
     }
 
-    /// `forward` with an explicit number of threads (tests use 1 and several).
+    /// `forward` with an explicit number of threads and, for tests, static interleaved scheduling.
     static func forward(
         q: UnsafePointer<Float>, ldq: Int,
         k: UnsafePointer<Float>, ldk: Int,
         v: UnsafePointer<Float>, ldv: Int,
         out: UnsafeMutablePointer<Float>, ldo: Int,
         lse: UnsafeMutablePointer<Float>?,
-        dims: AttentionDims, scale: Float?, mask: AttentionMask, threads: Int
+        dims: AttentionDims, scale: Float?, mask: AttentionMask, threads: Int, interleaved: Bool = false
     ) {
         checkPreconditions(dims: dims, mask: mask, ldq: ldq, ldk: ldk, ldv: ldv, ldo: ldo)
         let t = dims.queries, s = dims.keys, hd = dims.headDim, group = dims.group
         let sc = scale ?? dims.defaultScale
         let plan = AttentionPlan(dims: dims, threads: threads)
         if plan.items == 0 { return }
-        let queue = AttentionWorkQueue(count: plan.items)
+        let queue = AttentionWorkQueue(count: plan.items, workers: plan.workers, interleaved: interleaved)
         withMaskPointer(mask) { allowed in
-            Parallel.forEach(plan.workers) { _ in
+            Parallel.forEach(plan.workers) { w in
                 let scratchCount = Swift.max(1, plan.blockRows * s)
                 let scores = UnsafeMutablePointer<Float>.allocate(capacity: scratchCount + plan.blockRows)
                 let invSum = scores + scratchCount
                 defer { scores.deallocate() }
-                while let item = queue.next() {
+                while let item = queue.next(worker: w) {
                     let (h, rows) = plan.item(item, dims: dims)
                     let g = h / group
                     let i0 = rows.lowerBound, nr = rows.count

@@ -89,18 +89,31 @@ extension AttentionSIMD {
     }
 }
 
-/// Hands out work items `0..<count` to the workers of one parallel loop, in order, each once.
+/// Hands out work items `0..<count` to the workers of one parallel loop, each item once:
+/// dynamically in order (first come, first served), or, with `interleaved`, statically
+/// (worker `w` of `workers` gets `w, w + workers, …`; tests use it so that every worker
+/// really takes part).
 final class AttentionWorkQueue: @unchecked Sendable {
     private let lock = NSLock()
     private var nextItem = 0
-    private let count: Int
+    private var perWorker: [Int]
+    private let count: Int, workers: Int, interleaved: Bool
 
-    init(count: Int) { self.count = count }
+    init(count: Int, workers: Int, interleaved: Bool) {
+        self.count = count; self.workers = workers; self.interleaved = interleaved
+        perWorker = Array(0..<workers)
+    }
 
-    /// The next unclaimed item, or nil when all are taken.
-    func next() -> Int? {
+    /// The next item for worker `w`, or nil when it has no more.
+    func next(worker w: Int) -> Int? {
         lock.lock()
         defer { lock.unlock() }
+        if interleaved {
+            let i = perWorker[w]
+            if i >= count { return nil }
+            perWorker[w] += workers
+            return i
+        }
         if nextItem >= count { return nil }
         nextItem += 1
         return nextItem - 1
@@ -116,7 +129,7 @@ struct AttentionPlan {
     /// Work items: (head, block) pairs, item `i` ↦ head `i % heads`, block `blocks − 1 − i / heads`
     /// (largest causal blocks first, for balance).
     let items: Int
-    /// Number of workers.
+    /// Number of workers (at most the threads given and the items).
     let workers: Int
 
     init(dims: AttentionDims, threads: Int) {
@@ -128,9 +141,14 @@ struct AttentionPlan {
         blockRows = Swift.max(1, rows)
         blocks = t == 0 ? 0 : (t + blockRows - 1) / blockRows
         items = blocks * dims.heads
-        // Waking a second thread costs tens of µs: only worth it from ~1 MFLOP.
-        let work = t * dims.keys * dims.headDim * dims.heads
-        workers = work < (1 << 18) ? 1 : Swift.max(1, Swift.min(threads, items))
+        workers = Swift.max(1, Swift.min(threads, items))
+    }
+
+    /// The threads worth using for `dims` out of `available`: waking a second thread costs tens
+    /// of µs, so calls under ~0.5 MFLOP run on the caller's thread.
+    static func threads(for dims: AttentionDims, available: Int) -> Int {
+        let work = dims.queries * dims.keys * dims.headDim * dims.heads
+        return work < (1 << 18) ? 1 : available
     }
 
     /// The head and the query rows of item `i`.
