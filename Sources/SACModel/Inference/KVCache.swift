@@ -1,3 +1,4 @@
+import SACTensor
 /// The keys (after RoPE) and values of every layer for the tokens a model has read so far.
 ///
 /// Row `i` of layer `l` holds token `i`'s key or value for all KV heads, `kvDim = numKVHeads ·

@@ -7,7 +7,7 @@ enum Kernels {
         _ x: UnsafePointer<Float>, _ weight: [Float], _ out: UnsafeMutablePointer<Float>, rows: Int, dim: Int, eps: Float
     ) {
         weight.withUnsafeBufferPointer { w in
-            RMSNorm.forward(x: x, weight: w.baseAddress!, out: out, rstd: nil, rows: rows, dim: dim, eps: eps)
+            RMSNorm.forward(x: x, weight: w.baseAddress!, out: out, rows: rows, dim: dim, eps: eps)
         }
     }
 

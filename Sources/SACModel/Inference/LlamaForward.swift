@@ -98,8 +98,10 @@ extension LlamaModel {
                     let kNew = keys + prefix * kvDim, vNew = values + prefix * kvDim
                     layer.kProj.apply(h, tokens: T, kNew, scratch: s)
                     layer.vProj.apply(h, tokens: T, vNew, scratch: s)
-                    rope.apply(q, tokens: T, heads: c.numHeads, positions: pos)
-                    rope.apply(kNew, tokens: T, heads: c.numKVHeads, positions: pos)
+                    pos.withUnsafeBufferPointer { pp in
+                        rope.apply(q, tokens: T, heads: c.numHeads, positions: pp.baseAddress!)
+                        rope.apply(kNew, tokens: T, heads: c.numKVHeads, positions: pp.baseAddress!)
+                    }
                     Kernels.attention(
                         q: q, keys: keys, values: values, out: a, tokens: T, keyCount: prefix + T,
                         heads: c.numHeads, kvHeads: c.numKVHeads, headDim: c.headDim, prefix: prefix)
