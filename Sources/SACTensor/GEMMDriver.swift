@@ -1,3 +1,5 @@
+import Foundation
+
 /// The packed (Goto/BLIS) GEMM driver for m > 4.
 ///
 /// op(A) and op(B) are packed whole (all of k) into micro-panel layouts, split into row
@@ -8,7 +10,14 @@
 /// micro-panels (6×KC), each feeding the 6×16 micro-kernel.
 enum GEMMDriver {
     /// Upper bound on the depth of a block (KC·16 floats of B ≈ 18 KiB stays in L1).
-    static let kcBlock = 288
+    static let kcBlock: Int = {
+        if let s = ProcessInfo.processInfo.environment["SAC_GEMM_KC"], let v = Int(s), v > 0 { return v }
+        return 288
+    }()
+    static let tasksPerThread: Int = {
+        if let s = ProcessInfo.processInfo.environment["SAC_GEMM_TPT"], let v = Int(s), v > 0 { return v }
+        return 12
+    }()
     /// Upper bound on the rows of an A block (MC·KC floats ≈ 166 KiB, in L2).
     static let mcBlock = 144
     /// B micro-panels per column sub-chunk of a compute task (C block MC×256 ≈ 144 KiB).
@@ -54,31 +63,28 @@ enum GEMMDriver {
                 let doA = jc == 0 || !singleM, doB = ic == 0 || !singleN
                 let perK = (doA ? aPanels : 0) + (doB ? bPanels : 0)
                 let packTasks = kBlocks * perK
-                let groups = threads <= 1 ? 1 : min(packTasks, 8 * threads)
-                gemmForEach(groups, threads: threads) { g in
-                    for t in (packTasks * g / groups)..<(packTasks * (g + 1) / groups) {
-                        let kb = t / perK, r = t % perK
-                        let pc = kb * kcMax, kc = min(kcMax, k - pc)
-                        let ta = doA ? r : -1
-                        if ta >= 0 && ta < aPanels {
-                            let i0 = ta * mr
-                            GEMMPack.packA(
-                                trans: transA, a: a, lda: lda, i0: ic + i0, rows: min(mr, mb - i0),
-                                p0: pc, kc: kc, dst: packedA + mPad * pc + ta * mr * kc)
-                        } else {
-                            let q = doA ? r - aPanels : r
-                            let j0 = q * nr
-                            GEMMPack.packB(
-                                trans: transB, b: b, ldb: ldb, j0: jc + j0, cols: min(nr, nc - j0),
-                                p0: pc, kc: kc, dst: packedB + ncPad * pc + q * nr * kc)
-                        }
+                let packTask = { (t: Int) in
+                    let kb = t / perK, r = t % perK
+                    let pc = kb * kcMax, kc = min(kcMax, k - pc)
+                    let ta = doA ? r : -1
+                    if ta >= 0 && ta < aPanels {
+                        let i0 = ta * mr
+                        GEMMPack.packA(
+                            trans: transA, a: a, lda: lda, i0: ic + i0, rows: min(mr, mb - i0),
+                            p0: pc, kc: kc, dst: packedA + mPad * pc + ta * mr * kc)
+                    } else {
+                        let q = doA ? r - aPanels : r
+                        let j0 = q * nr
+                        GEMMPack.packB(
+                            trans: transB, b: b, ldb: ldb, j0: jc + j0, cols: min(nr, nc - j0),
+                            p0: pc, kc: kc, dst: packedB + ncPad * pc + q * nr * kc)
                     }
                 }
                 // Compute: row blocks × column chunks, enough tasks to balance the threads.
                 let mBlocks = (mb + mc - 1) / mc
-                let wanted = threads <= 1 ? 1 : (4 * threads + mBlocks - 1) / mBlocks
+                let wanted = threads <= 1 ? 1 : (GEMMDriver.tasksPerThread * threads + mBlocks - 1) / mBlocks
                 let nChunks = max(1, min(bPanels, wanted))
-                gemmForEach(mBlocks * nChunks, threads: threads) { task in
+                let computeTask = { (task: Int) in
                     let ib = task / nChunks, cb = task % nChunks
                     let i0 = ib * mc, i1 = min(mb, i0 + mc)
                     let q0 = bPanels * cb / nChunks, q1 = bPanels * (cb + 1) / nChunks
@@ -110,6 +116,20 @@ enum GEMMDriver {
                         }
                         qs = qe
                     }
+                }
+                let computeTasks = mBlocks * nChunks
+                if #available(macOS 15.0, *) {
+                    // One dispatch: packing and computing in the same parallel region.
+                    let step = max(1, packTasks / (16 * max(1, threads)))
+                    GEMMRegion.run(
+                        threads: threads, packTasks: packTasks, packStep: step,
+                        computeTasks: computeTasks, pack: packTask, compute: computeTask)
+                } else {
+                    let groups = threads <= 1 ? 1 : min(packTasks, 8 * threads)
+                    gemmForEach(groups, threads: threads) { g in
+                        for t in (packTasks * g / groups)..<(packTasks * (g + 1) / groups) { packTask(t) }
+                    }
+                    gemmForEach(computeTasks, threads: threads, computeTask)
                 }
                 ic += mb
             }
