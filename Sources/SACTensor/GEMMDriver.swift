@@ -1,27 +1,25 @@
-import Foundation
-
 /// The packed (Goto/BLIS) GEMM driver for m > 4.
 ///
 /// op(A) and op(B) are packed whole (all of k) into micro-panel layouts, split into row
 /// panels / column panels only when they exceed `packLimit` floats, so that a typical call
-/// needs just two parallel phases: packing (all threads) and computing. Compute tasks are a
-/// grid of row blocks (MC rows: an MC×KC A block stays in L2) × column chunks; inside a task
-/// the depth blocks (KC) are outermost, then B micro-panels (KC×16 in L1), then A
+/// is one parallel region (`GEMMRegion`): the threads claim packing tasks, then compute
+/// tasks, without a second dispatch. Compute tasks are a grid of row blocks (MC rows) ×
+/// column chunks; inside a task, column sub-chunks of B, then the depth blocks (one when
+/// k ≤ `kcSingle`, else blocks of ≤ `kcBlock`), then B micro-panels (KC×16), then A
 /// micro-panels (6×KC), each feeding the 6×16 micro-kernel.
 enum GEMMDriver {
-    /// Upper bound on the depth of a block (KC·16 floats of B ≈ 18 KiB stays in L1).
-    static let kcBlock: Int = {
-        if let s = ProcessInfo.processInfo.environment["SAC_GEMM_KC"], let v = Int(s), v > 0 { return v }
-        return 288
-    }()
-    static let tasksPerThread: Int = {
-        if let s = ProcessInfo.processInfo.environment["SAC_GEMM_TPT"], let v = Int(s), v > 0 { return v }
-        return 12
-    }()
-    /// Upper bound on the rows of an A block (MC·KC floats ≈ 166 KiB, in L2).
+    /// Depth of a block when k is split (KC·16 floats of B ≈ 18 KiB stays in L1).
+    static let kcBlock = 288
+    /// Compute tasks per thread (dynamic claiming; finer tasks shorten the tail).
+    static let tasksPerThread = 8
+    /// Upper bound on the rows of an A block (MC·KC floats, in L2).
     static let mcBlock = 144
-    /// B micro-panels per column sub-chunk of a compute task (C block MC×256 ≈ 144 KiB).
-    static let subPanels = 16
+    /// B micro-panels per column sub-chunk of a compute task; 0 picks ≈ 4608 / KC, so that
+    /// the sub-chunk of packed B (≈ 288 KiB) and the C block stay in L2 across depth blocks.
+    static let subPanels = 0
+    /// Largest k done as one depth block: C is then written in a single pass (no second
+    /// read-modify-write of a large C); measured faster than two blocks of 288 at k = 576.
+    static let kcSingle = 576
     /// Largest packed panel of A or B, in floats (16 MiB). Tests lower it to exercise the
     /// split into several row and column panels; not changed while a GEMM runs.
     nonisolated(unsafe) static var packLimit = 1 << 22
@@ -32,8 +30,9 @@ enum GEMMDriver {
         beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int
     ) {
         let mr = GEMMKernel.mr, nr = GEMMKernel.nr
-        // Depth blocks of equal size (at most kcBlock).
-        let kBlocks = (k + kcBlock - 1) / kcBlock
+        // Depth blocks of equal size: one when k ≤ kcSingle, else at most kcBlock each.
+        let kBlocks = k <= kcSingle ? 1 : (k + kcBlock - 1) / kcBlock
+        let sub = subPanels > 0 ? subPanels : max(4, 4608 / ((k + kBlocks - 1) / kBlocks))
         let kcMax = (k + kBlocks - 1) / kBlocks
         // Row panels (multiples of the row block) and column panels (multiples of nr) that fit.
         let mBlocksAll = (m + mcBlock - 1) / mcBlock
@@ -93,7 +92,7 @@ enum GEMMDriver {
                     // the depth blocks.
                     var qs = q0
                     while qs < q1 {
-                        let qe = min(q1, qs + subPanels)
+                        let qe = min(q1, qs + sub)
                         var pc = 0
                         while pc < k {
                             let kc = min(kcMax, k - pc)

@@ -79,10 +79,12 @@ import Testing
         }
     }
 
+    /// Includes k = 576 (the largest single depth block, `GEMMDriver.kcSingle`) and k = 577.
     @Test func testLargerSizesCrossBlockBoundaries() {
         var seed: UInt64 = 100
         for (ta, tb) in Self.transposes {
-            for (m, n, k) in [(300, 520, 700), (127, 257, 129), (257, 127, 513), (5, 4100, 3), (151, 4111, 37)] {
+            for (m, n, k) in [(300, 520, 700), (127, 257, 129), (257, 127, 513), (5, 4100, 3), (151, 4111, 37),
+                              (37, 45, 576), (41, 29, 577)] {
                 seed += 1
                 check(Case(transA: ta, transB: tb, m: m, n: n, k: k, alpha: 0.75, beta: 0.5), seed: seed)
             }
