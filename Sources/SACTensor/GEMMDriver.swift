@@ -60,7 +60,9 @@ enum GEMMDriver {
                 let mPad = aPanels * mr
                 // Pack what changed: (depth block, micro-panel) pairs of A and of B.
                 let doA = jc == 0 || !singleM, doB = ic == 0 || !singleN
-                let perK = (doA ? aPanels : 0) + (doB ? bPanels : 0)
+                let bGroup = transB ? 1 : 4
+                let bGroups = (bPanels + bGroup - 1) / bGroup
+                let perK = (doA ? aPanels : 0) + (doB ? bGroups : 0)
                 let packTasks = kBlocks * perK
                 let packTask = { (t: Int) in
                     let kb = t / perK, r = t % perK
@@ -72,11 +74,21 @@ enum GEMMDriver {
                             trans: transA, a: a, lda: lda, i0: ic + i0, rows: min(mr, mb - i0),
                             p0: pc, kc: kc, dst: packedA + mPad * pc + ta * mr * kc)
                     } else {
-                        let q = doA ? r - aPanels : r
-                        let j0 = q * nr
-                        GEMMPack.packB(
-                            trans: transB, b: b, ldb: ldb, j0: jc + j0, cols: min(nr, nc - j0),
-                            p0: pc, kc: kc, dst: packedB + ncPad * pc + q * nr * kc)
+                        // B tasks pack groups of up to bGroup micro-panels.
+                        let g = doA ? r - aPanels : r
+                        let q0 = g * bGroup, q1 = min(bPanels, q0 + bGroup)
+                        let full = min(q1, nc / nr)  // panels before it are complete
+                        if !transB && full > q0 {
+                            GEMMPack.packBRows(
+                                b: b, ldb: ldb, j0: jc + q0 * nr, panels: full - q0, p0: pc, kc: kc,
+                                dst: packedB + ncPad * pc + q0 * nr * kc)
+                        }
+                        for q in (transB ? q0 : max(q0, full))..<q1 {
+                            let j0 = q * nr
+                            GEMMPack.packB(
+                                trans: transB, b: b, ldb: ldb, j0: jc + j0, cols: min(nr, nc - j0),
+                                p0: pc, kc: kc, dst: packedB + ncPad * pc + q * nr * kc)
+                        }
                     }
                 }
                 // Compute: row blocks × column chunks, enough tasks to balance the threads.
