@@ -155,10 +155,10 @@ public struct RoPETable: Sendable {
         var i = 0
         if inverse {
             while i + 8 <= half {
-                let x1 = SIMD8<Float>(UnsafeBufferPointer(start: a + i, count: 8))
-                let x2 = SIMD8<Float>(UnsafeBufferPointer(start: b + i, count: 8))
-                let cv = SIMD8<Float>(UnsafeBufferPointer(start: c + i, count: 8))
-                let sv = SIMD8<Float>(UnsafeBufferPointer(start: s + i, count: 8))
+                let x1 = UnsafeRawPointer(a + i).loadUnaligned(as: SIMD8<Float>.self)
+                let x2 = UnsafeRawPointer(b + i).loadUnaligned(as: SIMD8<Float>.self)
+                let cv = UnsafeRawPointer(c + i).loadUnaligned(as: SIMD8<Float>.self)
+                let sv = UnsafeRawPointer(s + i).loadUnaligned(as: SIMD8<Float>.self)
                 let o1 = x1 * cv + x2 * sv, o2 = x2 * cv - x1 * sv
                 UnsafeMutableRawPointer(a + i).storeBytes(of: o1, as: SIMD8<Float>.self)
                 UnsafeMutableRawPointer(b + i).storeBytes(of: o2, as: SIMD8<Float>.self)
@@ -172,10 +172,10 @@ public struct RoPETable: Sendable {
             }
         } else {
             while i + 8 <= half {
-                let x1 = SIMD8<Float>(UnsafeBufferPointer(start: a + i, count: 8))
-                let x2 = SIMD8<Float>(UnsafeBufferPointer(start: b + i, count: 8))
-                let cv = SIMD8<Float>(UnsafeBufferPointer(start: c + i, count: 8))
-                let sv = SIMD8<Float>(UnsafeBufferPointer(start: s + i, count: 8))
+                let x1 = UnsafeRawPointer(a + i).loadUnaligned(as: SIMD8<Float>.self)
+                let x2 = UnsafeRawPointer(b + i).loadUnaligned(as: SIMD8<Float>.self)
+                let cv = UnsafeRawPointer(c + i).loadUnaligned(as: SIMD8<Float>.self)
+                let sv = UnsafeRawPointer(s + i).loadUnaligned(as: SIMD8<Float>.self)
                 let o1 = x1 * cv - x2 * sv, o2 = x2 * cv + x1 * sv
                 UnsafeMutableRawPointer(a + i).storeBytes(of: o1, as: SIMD8<Float>.self)
                 UnsafeMutableRawPointer(b + i).storeBytes(of: o2, as: SIMD8<Float>.self)

@@ -37,8 +37,8 @@ public enum Softmax {
                 var j = 0
                 let d16 = SIMD16<Float>(repeating: dot)
                 while j + 16 <= cols {
-                    let yv = SIMD16<Float>(UnsafeBufferPointer(start: yr + j, count: 16))
-                    let gv = SIMD16<Float>(UnsafeBufferPointer(start: gr + j, count: 16))
+                    let yv = VecMath.load(yr + j)
+                    let gv = VecMath.load(gr + j)
                     VecMath.store(yv * (gv - d16), dr + j)
                     j += 16
                 }
@@ -107,7 +107,9 @@ enum VecMath {
     /// (Cody–Waite reduction by ln 2, degree-6 minimax polynomial, 2ⁿ applied in two steps so
     /// that results reach the subnormal range). `x > 88.7228` gives +∞, `x < −103.9` gives 0.
     @inline(__always) static func exp(_ x0: SIMD16<Float>) -> SIMD16<Float> {
-        let x = x0.clamped(lowerBound: SIMD16(repeating: -104), upperBound: SIMD16(repeating: 89))
+        // Clamp with compare + select (`clamped`/`pointwiseMin` scalarise); NaN stays NaN.
+        let lo = SIMD16<Float>(repeating: -104), hi = SIMD16<Float>(repeating: 89)
+        let x = x0.replacing(with: lo, where: x0 .< lo).replacing(with: hi, where: x0 .> hi)
         let magic = SIMD16<Float>(repeating: 12_582_912)  // 1.5·2²³: adding it rounds to an integer
         let t = magic.addingProduct(x, SIMD16(repeating: 1.442_695_04))
         let n = t - magic
@@ -137,7 +139,7 @@ enum VecMath {
         if n >= 16 {
             var mv = load(x)
             j = 16
-            while j + 16 <= n { mv = pointwiseMax(mv, load(x + j)); j += 16 }
+            while j + 16 <= n { let v = load(x + j); mv.replace(with: v, where: v .> mv); j += 16 }
             m = mv.max()
         }
         while j < n { m = Swift.max(m, x[j]); j += 1 }
