@@ -8,10 +8,11 @@ extension AttentionSIMD {
         var m8 = SIMD8<Float>(repeating: -.infinity)
         var j = 0
         while j + 8 <= n {
-            m8 = pointwiseMax(m8, UnsafeRawPointer(x + j).loadUnaligned(as: SIMD8<Float>.self))
+            m8 = lanesMax(m8, UnsafeRawPointer(x + j).loadUnaligned(as: SIMD8<Float>.self))
             j += 8
         }
-        var m = m8.max()
+        var m = m8[0]
+        for l in 1..<8 { m = Swift.max(m, m8[l]) }
         while j < n { m = Swift.max(m, x[j]); j += 1 }
         return m
     }

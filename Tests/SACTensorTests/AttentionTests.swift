@@ -306,7 +306,7 @@ import Testing
         }
         #expect(worst <= 4e-7, "worst relative error \(worst)")
         #expect(AttentionSIMD.exp(-Float.infinity) == 0)
-        #expect(AttentionSIMD.exp(-100) == 0)
+        #expect(AttentionSIMD.exp(-88.5) == 0)
         #expect(AttentionSIMD.exp(0) == 1)
     }
 
