@@ -12,7 +12,8 @@ extension Attention {
     /// With `accumulate == false` the three are overwritten; with `true` the gradients are
     /// added to what they hold. Queries that see no key (`lse` −∞) add nothing.
     ///
-    /// Scratch: two [≤48 × S] blocks per worker, plus, with w > 1 workers, (w − 1) private
+    /// Scratch: two [rows × S] blocks per worker (rows ≤ 48, times heads/kvHeads when the heads
+    /// of a kv group are stacked), plus, with w > 1 workers, (w − 1) private
     /// [S × nKV·hd] dK and dV accumulators that are summed at the end.
     /// Outputs must not overlap the inputs or each other.
     public static func backward(

@@ -14,10 +14,12 @@ import Foundation
 ///   (natural log, in units of the scaled scores), −∞ for a query that sees no key.
 ///
 /// The pointer-level functions state their requirements with `precondition`; the `Tensor`
-/// functions check shapes and throw `TensorError`. Work is split over (head, block of ≤ 48
-/// query rows) items on `Parallel.threads` threads; scores and probabilities of one block live
-/// in per-worker scratch (block rows × S floats, two such buffers in the backward), so no
-/// T×S×nH probability tensor is ever stored.
+/// functions check shapes and throw `TensorError`. Work is split over items of (one query head,
+/// or all query heads of a kv group stacked, × a block of ≤ 48 query rows) on
+/// `Parallel.threads` threads (one thread below ~0.5 MFLOP); each item computes its scores
+/// block with `GEMM.sgemm` into per-worker scratch (rows × S floats, two such buffers in the
+/// backward), so no T×S×nH probability tensor is ever stored. Causal blocks skip the keys no
+/// row of the block can see.
 public enum Attention {
     /// Forward pass. Overwrites `out` (columns `0..<nH·hd` of its T rows) and, when `lse` is
     /// not nil, writes the logsumexp [nH × T] that `backward` needs.
