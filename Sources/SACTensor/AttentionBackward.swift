@@ -12,7 +12,8 @@ extension Attention {
     /// With `accumulate == false` the three are overwritten; with `true` the gradients are
     /// added to what they hold. Queries that see no key (`lse` −∞) add nothing.
     ///
-    /// Scratch: two [≤48 × S] blocks per worker, plus, with w > 1 workers, (w − 1) private
+    /// Scratch: two [rows × S] blocks per worker (rows ≤ 48, times heads/kvHeads when the heads
+    /// of a kv group are stacked), plus, with w > 1 workers, (w − 1) private
     /// [S × nKV·hd] dK and dV accumulators that are summed at the end.
     /// Outputs must not overlap the inputs or each other.
     public static func backward(
@@ -25,9 +26,11 @@ extension Attention {
         dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>, dv: UnsafeMutablePointer<Float>,
         dims: AttentionDims, scale: Float? = nil, mask: AttentionMask, accumulate: Bool = false
     ) {
+        let threads = AttentionPlan.threads(for: dims, available: Parallel.threads)
         backward(dOut: dOut, q: q, ldq: ldq, k: k, ldk: ldk, v: v, ldv: ldv, out: out, ldo: ldo,
                  lse: lse, dq: dq, dk: dk, dv: dv, dims: dims, scale: scale, mask: mask,
-                 accumulate: accumulate, threads: AttentionPlan.threads(for: dims, available: Parallel.threads))
+                 accumulate: accumulate, threads: threads,
+                 stackGroups: AttentionPlan.stacks(dims, threads: threads))
     }
 
     /// `backward` with an explicit number of threads and, for tests, static interleaved scheduling.
@@ -39,14 +42,15 @@ extension Attention {
         out: UnsafePointer<Float>, ldo: Int,
         lse: UnsafePointer<Float>,
         dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>, dv: UnsafeMutablePointer<Float>,
-        dims: AttentionDims, scale: Float?, mask: AttentionMask, accumulate: Bool, threads: Int, interleaved: Bool = false
+        dims: AttentionDims, scale: Float?, mask: AttentionMask, accumulate: Bool, threads: Int, interleaved: Bool = false,
+        stackGroups: Bool = false
     ) {
         checkPreconditions(dims: dims, mask: mask, ldq: ldq, ldk: ldk, ldv: ldv, ldo: ldo)
         let t = dims.queries, s = dims.keys, hd = dims.headDim, group = dims.group
         let kvWidth = dims.kvHeads * hd
         let sc = scale ?? dims.defaultScale
-        let plan = AttentionPlan(dims: dims, threads: threads)
-        let workers = plan.workers
+        let plan = AttentionPlan(dims: dims, threads: threads, stackGroups: stackGroups)
+        let workers = plan.workers, hpi = plan.headsPerItem, stacked = hpi > 1
         // dK/dV accumulators: worker 0 adds into dk/dv, the others into private buffers.
         let privateCount = (workers - 1) * 2 * s * kvWidth
         let privateBuf = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(1, privateCount))
@@ -69,29 +73,46 @@ extension Attention {
                     (ldak, ldav) = (kvWidth, kvWidth)
                     accK.update(repeating: 0, count: 2 * s * kvWidth)
                 }
-                let blockCount = Swift.max(1, plan.blockRows * s)
-                let scratch = UnsafeMutablePointer<Float>.allocate(capacity: 2 * blockCount + plan.blockRows)
+                // Scratch: P and dS [mMax × S], D [mMax], stacked Q, dO, dQ [mMax × hd] each.
+                let mMax = plan.blockRows * hpi
+                let blockCount = Swift.max(1, mMax * s)
+                let scratch = UnsafeMutablePointer<Float>.allocate(capacity: 2 * blockCount + mMax * (1 + 3 * hd))
                 defer { scratch.deallocate() }
                 let p = scratch, ds = scratch + blockCount, delta = scratch + 2 * blockCount
+                let qs = delta + mMax, dos = qs + mMax * hd, dqs = dos + mMax * hd
                 while let item = queue.next(worker: w) {
-                    let (h, rows) = plan.item(item, dims: dims)
-                    let g = h / group
-                    let i0 = rows.lowerBound, nr = rows.count
+                    let (h0, rows) = plan.item(item, dims: dims)
+                    let g = h0 / group
+                    let i0 = rows.lowerBound, nr = rows.count, m = nr * hpi
                     let kEnd = mask.keyEnd(queryEnd: rows.upperBound, keys: s)
-                    let qBlk = q + i0 * ldq + h * hd, dqBlk = dq + i0 * ldq + h * hd
-                    let dOBlk = dOut + i0 * ldo + h * hd, oBlk = out + i0 * ldo + h * hd
                     if kEnd == 0 {
-                        if !accumulate { for r in 0..<nr { (dqBlk + r * ldq).update(repeating: 0, count: hd) } }
+                        if !accumulate {
+                            for x in 0..<m {
+                                (dq + (i0 + x % nr) * ldq + (h0 + x / nr) * hd).update(repeating: 0, count: hd)
+                            }
+                        }
                         continue
+                    }
+                    // Row x of the stack is query i0 + x % nr of head h0 + x / nr.
+                    let qA: UnsafePointer<Float>, dOA: UnsafePointer<Float>, ldqA: Int, lddA: Int
+                    if stacked {
+                        for x in 0..<m {
+                            let i = i0 + x % nr, h = h0 + x / nr
+                            (qs + x * hd).update(from: q + i * ldq + h * hd, count: hd)
+                            (dos + x * hd).update(from: dOut + i * ldo + h * hd, count: hd)
+                        }
+                        (qA, dOA, ldqA, lddA) = (UnsafePointer(qs), UnsafePointer(dos), hd, hd)
+                    } else {
+                        (qA, dOA, ldqA, lddA) = (q + i0 * ldq + h0 * hd, dOut + i0 * ldo + h0 * hd, ldq, ldo)
                     }
                     // P = exp(scale·Q·Kᵀ − lse), masked entries and dead rows 0.
                     GEMM.sgemm(
-                        transA: false, transB: true, m: nr, n: kEnd, k: hd, alpha: sc,
-                        a: qBlk, lda: ldq, b: k + g * hd, ldb: ldk,
+                        transA: false, transB: true, m: m, n: kEnd, k: hd, alpha: sc,
+                        a: qA, lda: ldqA, b: k + g * hd, ldb: ldk,
                         beta: 0, c: p, ldc: kEnd, threads: 1)
-                    for r in 0..<nr {
-                        let i = i0 + r
-                        let row = p + r * kEnd
+                    for x in 0..<m {
+                        let i = i0 + x % nr, h = h0 + x / nr
+                        let row = p + x * kEnd
                         let l = lse[h * t + i]
                         if l == -.infinity {
                             row.update(repeating: 0, count: kEnd)
@@ -102,33 +123,48 @@ extension Attention {
                         _ = AttentionSIMD.expShifted(row, limit, shift: l)
                         if limit < kEnd { (row + limit).update(repeating: 0, count: kEnd - limit) }
                         // D_i = dO_i · O_i (= Σ_j P_ij dP_ij).
-                        delta[r] = AttentionSIMD.dot(dOBlk + r * ldo, oBlk + r * ldo, hd)
+                        delta[x] = AttentionSIMD.dot(dOut + i * ldo + h * hd, out + i * ldo + h * hd, hd)
                     }
                     // dP = dO·V_gᵀ, then dS = P ⊙ (dP − D) in place.
                     GEMM.sgemm(
-                        transA: false, transB: true, m: nr, n: kEnd, k: hd, alpha: 1,
-                        a: dOBlk, lda: ldo, b: v + g * hd, ldb: ldv,
+                        transA: false, transB: true, m: m, n: kEnd, k: hd, alpha: 1,
+                        a: dOA, lda: lddA, b: v + g * hd, ldb: ldv,
                         beta: 0, c: ds, ldc: kEnd, threads: 1)
-                    for r in 0..<nr {
-                        if lse[h * t + i0 + r] == -.infinity {
-                            (ds + r * kEnd).update(repeating: 0, count: kEnd)
+                    for x in 0..<m {
+                        if lse[(h0 + x / nr) * t + i0 + x % nr] == -.infinity {
+                            (ds + x * kEnd).update(repeating: 0, count: kEnd)
                         } else {
-                            AttentionSIMD.softmaxGrad(p + r * kEnd, ds + r * kEnd, kEnd, delta[r])
+                            AttentionSIMD.softmaxGrad(p + x * kEnd, ds + x * kEnd, kEnd, delta[x])
                         }
                     }
                     // dV_g += Pᵀ·dO, dK_g += scale·dSᵀ·Q, dQ = scale·dS·K_g.
                     GEMM.sgemm(
-                        transA: true, transB: false, m: kEnd, n: hd, k: nr, alpha: 1,
-                        a: p, lda: kEnd, b: dOBlk, ldb: ldo,
+                        transA: true, transB: false, m: kEnd, n: hd, k: m, alpha: 1,
+                        a: p, lda: kEnd, b: dOA, ldb: lddA,
                         beta: 1, c: accV + g * hd, ldc: ldav, threads: 1)
                     GEMM.sgemm(
-                        transA: true, transB: false, m: kEnd, n: hd, k: nr, alpha: sc,
-                        a: ds, lda: kEnd, b: qBlk, ldb: ldq,
+                        transA: true, transB: false, m: kEnd, n: hd, k: m, alpha: sc,
+                        a: ds, lda: kEnd, b: qA, ldb: ldqA,
                         beta: 1, c: accK + g * hd, ldc: ldak, threads: 1)
-                    GEMM.sgemm(
-                        transA: false, transB: false, m: nr, n: hd, k: kEnd, alpha: sc,
-                        a: ds, lda: kEnd, b: k + g * hd, ldb: ldk,
-                        beta: accumulate ? 1 : 0, c: dqBlk, ldc: ldq, threads: 1)
+                    if stacked {
+                        GEMM.sgemm(
+                            transA: false, transB: false, m: m, n: hd, k: kEnd, alpha: sc,
+                            a: ds, lda: kEnd, b: k + g * hd, ldb: ldk,
+                            beta: 0, c: dqs, ldc: hd, threads: 1)
+                        for x in 0..<m {
+                            let dst = dq + (i0 + x % nr) * ldq + (h0 + x / nr) * hd
+                            if accumulate {
+                                addRow(dst, dqs + x * hd, hd)
+                            } else {
+                                dst.update(from: dqs + x * hd, count: hd)
+                            }
+                        }
+                    } else {
+                        GEMM.sgemm(
+                            transA: false, transB: false, m: m, n: hd, k: kEnd, alpha: sc,
+                            a: ds, lda: kEnd, b: k + g * hd, ldb: ldk,
+                            beta: accumulate ? 1 : 0, c: dq + i0 * ldq + h0 * hd, ldc: ldq, threads: 1)
+                    }
                 }
             }
         }

@@ -14,10 +14,12 @@ import Foundation
 ///   (natural log, in units of the scaled scores), −∞ for a query that sees no key.
 ///
 /// The pointer-level functions state their requirements with `precondition`; the `Tensor`
-/// functions check shapes and throw `TensorError`. Work is split over (head, block of ≤ 48
-/// query rows) items on `Parallel.threads` threads; scores and probabilities of one block live
-/// in per-worker scratch (block rows × S floats, two such buffers in the backward), so no
-/// T×S×nH probability tensor is ever stored.
+/// functions check shapes and throw `TensorError`. Work is split over items of (one query head,
+/// or all query heads of a kv group stacked, × a block of ≤ 48 query rows) on
+/// `Parallel.threads` threads (one thread below ~0.5 MFLOP); each item computes its scores
+/// block with `GEMM.sgemm` into per-worker scratch (rows × S floats, two such buffers in the
+/// backward), so no T×S×nH probability tensor is ever stored. Causal blocks skip the keys no
+/// row of the block can see.
 public enum Attention {
     /// Forward pass. Overwrites `out` (columns `0..<nH·hd` of its T rows) and, when `lse` is
     /// not nil, writes the logsumexp [nH × T] that `backward` needs.
@@ -35,8 +37,10 @@ public enum Attention {
         lse: UnsafeMutablePointer<Float>?,
         dims: AttentionDims, scale: Float? = nil, mask: AttentionMask
     ) {
+        let threads = AttentionPlan.threads(for: dims, available: Parallel.threads)
         forward(q: q, ldq: ldq, k: k, ldk: ldk, v: v, ldv: ldv, out: out, ldo: ldo, lse: lse,
-                dims: dims, scale: scale, mask: mask, threads: AttentionPlan.threads(for: dims, available: Parallel.threads))
+                dims: dims, scale: scale, mask: mask, threads: threads,
+                stackGroups: AttentionPlan.stacks(dims, threads: threads))
     }
 
     /// `forward` with an explicit number of threads and, for tests, static interleaved scheduling.
@@ -46,60 +50,84 @@ public enum Attention {
         v: UnsafePointer<Float>, ldv: Int,
         out: UnsafeMutablePointer<Float>, ldo: Int,
         lse: UnsafeMutablePointer<Float>?,
-        dims: AttentionDims, scale: Float?, mask: AttentionMask, threads: Int, interleaved: Bool = false
+        dims: AttentionDims, scale: Float?, mask: AttentionMask, threads: Int, interleaved: Bool = false, stackGroups: Bool = false
     ) {
         checkPreconditions(dims: dims, mask: mask, ldq: ldq, ldk: ldk, ldv: ldv, ldo: ldo)
         let t = dims.queries, s = dims.keys, hd = dims.headDim, group = dims.group
         let sc = scale ?? dims.defaultScale
-        let plan = AttentionPlan(dims: dims, threads: threads)
+        let plan = AttentionPlan(dims: dims, threads: threads, stackGroups: stackGroups)
         if plan.items == 0 { return }
+        let hpi = plan.headsPerItem, stacked = hpi > 1
         let queue = AttentionWorkQueue(count: plan.items, workers: plan.workers, interleaved: interleaved)
         withMaskPointer(mask) { allowed in
             Parallel.forEach(plan.workers) { w in
-                let scratchCount = Swift.max(1, plan.blockRows * s)
-                let scores = UnsafeMutablePointer<Float>.allocate(capacity: scratchCount + plan.blockRows)
-                let invSum = scores + scratchCount
+                // Scratch: scores [mMax × S], 1/sum [mMax], stacked Q and out [mMax × hd] each.
+                let mMax = plan.blockRows * hpi
+                let scoreCount = Swift.max(1, mMax * s)
+                let scores = UnsafeMutablePointer<Float>.allocate(capacity: scoreCount + mMax * (1 + 2 * hd))
+                let invSum = scores + scoreCount
+                let qs = invSum + mMax, os = qs + mMax * hd
                 defer { scores.deallocate() }
                 while let item = queue.next(worker: w) {
-                    let (h, rows) = plan.item(item, dims: dims)
-                    let g = h / group
-                    let i0 = rows.lowerBound, nr = rows.count
+                    let (h0, rows) = plan.item(item, dims: dims)
+                    let g = h0 / group
+                    let i0 = rows.lowerBound, nr = rows.count, m = nr * hpi
                     let kEnd = mask.keyEnd(queryEnd: rows.upperBound, keys: s)
-                    let outBlk = out + i0 * ldo + h * hd
                     if kEnd == 0 {
-                        for r in 0..<nr { (outBlk + r * ldo).update(repeating: 0, count: hd) }
-                        if let lse { (lse + h * t + i0).update(repeating: -.infinity, count: nr) }
+                        for h in h0..<(h0 + hpi) {
+                            for r in 0..<nr { (out + (i0 + r) * ldo + h * hd).update(repeating: 0, count: hd) }
+                            if let lse { (lse + h * t + i0).update(repeating: -.infinity, count: nr) }
+                        }
                         continue
                     }
-                    // Scores of the block: scale·Q_blk·K_gᵀ [nr × kEnd].
+                    // Row x of the stack is query i0 + x % nr of head h0 + x / nr.
+                    let a: UnsafePointer<Float>, lda: Int
+                    if stacked {
+                        for x in 0..<m {
+                            (qs + x * hd).update(from: q + (i0 + x % nr) * ldq + (h0 + x / nr) * hd, count: hd)
+                        }
+                        (a, lda) = (UnsafePointer(qs), hd)
+                    } else {
+                        (a, lda) = (q + i0 * ldq + h0 * hd, ldq)
+                    }
+                    // Scores of the block: scale·Q_blk·K_gᵀ [m × kEnd].
                     GEMM.sgemm(
-                        transA: false, transB: true, m: nr, n: kEnd, k: hd, alpha: sc,
-                        a: q + i0 * ldq + h * hd, lda: ldq, b: k + g * hd, ldb: ldk,
+                        transA: false, transB: true, m: m, n: kEnd, k: hd, alpha: sc,
+                        a: a, lda: lda, b: k + g * hd, ldb: ldk,
                         beta: 0, c: scores, ldc: kEnd, threads: 1)
                     // Masked row softmax, unnormalised; 1/sum kept for after P·V.
-                    for r in 0..<nr {
-                        let i = i0 + r
-                        let row = scores + r * kEnd
+                    for x in 0..<m {
+                        let i = i0 + x % nr, h = h0 + x / nr
+                        let row = scores + x * kEnd
                         let limit = rowLimit(mask, query: i, kEnd: kEnd)
                         if let allowed { AttentionSIMD.applyMask(row, allowed + i * s, limit) }
-                        let m = AttentionSIMD.max(row, limit)
-                        if m == -.infinity {
+                        let mx = AttentionSIMD.max(row, limit)
+                        if mx == -.infinity {
                             row.update(repeating: 0, count: kEnd)
-                            invSum[r] = 0
+                            invSum[x] = 0
                             lse?[h * t + i] = -.infinity
                             continue
                         }
-                        let sum = AttentionSIMD.expShifted(row, limit, shift: m)
+                        let sum = AttentionSIMD.expShifted(row, limit, shift: mx)
                         if limit < kEnd { (row + limit).update(repeating: 0, count: kEnd - limit) }
-                        invSum[r] = 1 / sum
-                        lse?[h * t + i] = m + log(sum)
+                        invSum[x] = 1 / sum
+                        lse?[h * t + i] = mx + log(sum)
                     }
-                    // out_blk = P·V_g, then rows scaled by 1/sum.
+                    // out = P·V_g, rows scaled by 1/sum (through the stack buffer when stacked).
+                    let outBlk = out + i0 * ldo + h0 * hd
                     GEMM.sgemm(
-                        transA: false, transB: false, m: nr, n: hd, k: kEnd, alpha: 1,
+                        transA: false, transB: false, m: m, n: hd, k: kEnd, alpha: 1,
                         a: scores, lda: kEnd, b: v + g * hd, ldb: ldv,
-                        beta: 0, c: outBlk, ldc: ldo, threads: 1)
-                    for r in 0..<nr { AttentionSIMD.scale(outBlk + r * ldo, hd, by: invSum[r]) }
+                        beta: 0, c: stacked ? os : outBlk, ldc: stacked ? hd : ldo, threads: 1)
+                    if stacked {
+                        for x in 0..<m {
+                            let dst = out + (i0 + x % nr) * ldo + (h0 + x / nr) * hd
+                            dst.update(from: os + x * hd, count: hd)
+                            AttentionSIMD.scale(dst, hd, by: invSum[x])
+                        }
+                    } else {
+                        for r in 0..<nr { AttentionSIMD.scale(outBlk + r * ldo, hd, by: invSum[r]) }
+                    }
                 }
             }
         }

@@ -2,17 +2,24 @@
 ///
 /// op(A) and op(B) are packed whole (all of k) into micro-panel layouts, split into row
 /// panels / column panels only when they exceed `packLimit` floats, so that a typical call
-/// needs just two parallel phases: packing (all threads) and computing. Compute tasks are a
-/// grid of row blocks (MC rows: an MC×KC A block stays in L2) × column chunks; inside a task
-/// the depth blocks (KC) are outermost, then B micro-panels (KC×16 in L1), then A
+/// is one parallel region (`GEMMRegion`): the threads claim packing tasks, then compute
+/// tasks, without a second dispatch. Compute tasks are a grid of row blocks (MC rows) ×
+/// column chunks; inside a task, column sub-chunks of B, then the depth blocks (one when
+/// k ≤ `kcSingle`, else blocks of ≤ `kcBlock`), then B micro-panels (KC×16), then A
 /// micro-panels (6×KC), each feeding the 6×16 micro-kernel.
 enum GEMMDriver {
-    /// Upper bound on the depth of a block (KC·16 floats of B ≈ 18 KiB stays in L1).
+    /// Depth of a block when k is split (KC·16 floats of B ≈ 18 KiB stays in L1).
     static let kcBlock = 288
-    /// Upper bound on the rows of an A block (MC·KC floats ≈ 166 KiB, in L2).
+    /// Compute tasks per thread (dynamic claiming; finer tasks shorten the tail).
+    static let tasksPerThread = 8
+    /// Upper bound on the rows of an A block (MC·KC floats, in L2).
     static let mcBlock = 144
-    /// B micro-panels per column sub-chunk of a compute task (C block MC×256 ≈ 144 KiB).
-    static let subPanels = 16
+    /// B micro-panels per column sub-chunk of a compute task; 0 picks ≈ 4608 / KC, so that
+    /// the sub-chunk of packed B (≈ 288 KiB) and the C block stay in L2 across depth blocks.
+    static let subPanels = 0
+    /// Largest k done as one depth block: C is then written in a single pass (no second
+    /// read-modify-write of a large C); measured faster than two blocks of 288 at k = 576.
+    static let kcSingle = 576
     /// Largest packed panel of A or B, in floats (16 MiB). Tests lower it to exercise the
     /// split into several row and column panels; not changed while a GEMM runs.
     nonisolated(unsafe) static var packLimit = 1 << 22
@@ -23,8 +30,9 @@ enum GEMMDriver {
         beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int
     ) {
         let mr = GEMMKernel.mr, nr = GEMMKernel.nr
-        // Depth blocks of equal size (at most kcBlock).
-        let kBlocks = (k + kcBlock - 1) / kcBlock
+        // Depth blocks of equal size: one when k ≤ kcSingle, else at most kcBlock each.
+        let kBlocks = k <= kcSingle ? 1 : (k + kcBlock - 1) / kcBlock
+        let sub = subPanels > 0 ? subPanels : max(4, 4608 / ((k + kBlocks - 1) / kBlocks))
         let kcMax = (k + kBlocks - 1) / kBlocks
         // Row panels (multiples of the row block) and column panels (multiples of nr) that fit.
         let mBlocksAll = (m + mcBlock - 1) / mcBlock
@@ -52,21 +60,30 @@ enum GEMMDriver {
                 let mPad = aPanels * mr
                 // Pack what changed: (depth block, micro-panel) pairs of A and of B.
                 let doA = jc == 0 || !singleM, doB = ic == 0 || !singleN
-                let perK = (doA ? aPanels : 0) + (doB ? bPanels : 0)
+                let bGroup = transB ? 1 : 4
+                let bGroups = (bPanels + bGroup - 1) / bGroup
+                let perK = (doA ? aPanels : 0) + (doB ? bGroups : 0)
                 let packTasks = kBlocks * perK
-                let groups = threads <= 1 ? 1 : min(packTasks, 8 * threads)
-                gemmForEach(groups, threads: threads) { g in
-                    for t in (packTasks * g / groups)..<(packTasks * (g + 1) / groups) {
-                        let kb = t / perK, r = t % perK
-                        let pc = kb * kcMax, kc = min(kcMax, k - pc)
-                        let ta = doA ? r : -1
-                        if ta >= 0 && ta < aPanels {
-                            let i0 = ta * mr
-                            GEMMPack.packA(
-                                trans: transA, a: a, lda: lda, i0: ic + i0, rows: min(mr, mb - i0),
-                                p0: pc, kc: kc, dst: packedA + mPad * pc + ta * mr * kc)
-                        } else {
-                            let q = doA ? r - aPanels : r
+                let packTask = { (t: Int) in
+                    let kb = t / perK, r = t % perK
+                    let pc = kb * kcMax, kc = min(kcMax, k - pc)
+                    let ta = doA ? r : -1
+                    if ta >= 0 && ta < aPanels {
+                        let i0 = ta * mr
+                        GEMMPack.packA(
+                            trans: transA, a: a, lda: lda, i0: ic + i0, rows: min(mr, mb - i0),
+                            p0: pc, kc: kc, dst: packedA + mPad * pc + ta * mr * kc)
+                    } else {
+                        // B tasks pack groups of up to bGroup micro-panels.
+                        let g = doA ? r - aPanels : r
+                        let q0 = g * bGroup, q1 = min(bPanels, q0 + bGroup)
+                        let full = min(q1, nc / nr)  // panels before it are complete
+                        if !transB && full > q0 {
+                            GEMMPack.packBRows(
+                                b: b, ldb: ldb, j0: jc + q0 * nr, panels: full - q0, p0: pc, kc: kc,
+                                dst: packedB + ncPad * pc + q0 * nr * kc)
+                        }
+                        for q in (transB ? q0 : max(q0, full))..<q1 {
                             let j0 = q * nr
                             GEMMPack.packB(
                                 trans: transB, b: b, ldb: ldb, j0: jc + j0, cols: min(nr, nc - j0),
@@ -76,9 +93,9 @@ enum GEMMDriver {
                 }
                 // Compute: row blocks × column chunks, enough tasks to balance the threads.
                 let mBlocks = (mb + mc - 1) / mc
-                let wanted = threads <= 1 ? 1 : (4 * threads + mBlocks - 1) / mBlocks
+                let wanted = threads <= 1 ? 1 : (GEMMDriver.tasksPerThread * threads + mBlocks - 1) / mBlocks
                 let nChunks = max(1, min(bPanels, wanted))
-                gemmForEach(mBlocks * nChunks, threads: threads) { task in
+                let computeTask = { (task: Int) in
                     let ib = task / nChunks, cb = task % nChunks
                     let i0 = ib * mc, i1 = min(mb, i0 + mc)
                     let q0 = bPanels * cb / nChunks, q1 = bPanels * (cb + 1) / nChunks
@@ -87,7 +104,7 @@ enum GEMMDriver {
                     // the depth blocks.
                     var qs = q0
                     while qs < q1 {
-                        let qe = min(q1, qs + subPanels)
+                        let qe = min(q1, qs + sub)
                         var pc = 0
                         while pc < k {
                             let kc = min(kcMax, k - pc)
@@ -110,6 +127,20 @@ enum GEMMDriver {
                         }
                         qs = qe
                     }
+                }
+                let computeTasks = mBlocks * nChunks
+                if #available(macOS 15.0, *) {
+                    // One dispatch: packing and computing in the same parallel region.
+                    let step = max(1, packTasks / (16 * max(1, threads)))
+                    GEMMRegion.run(
+                        threads: threads, packTasks: packTasks, packStep: step,
+                        computeTasks: computeTasks, pack: packTask, compute: computeTask)
+                } else {
+                    let groups = threads <= 1 ? 1 : min(packTasks, 8 * threads)
+                    gemmForEach(groups, threads: threads) { g in
+                        for t in (packTasks * g / groups)..<(packTasks * (g + 1) / groups) { packTask(t) }
+                    }
+                    gemmForEach(computeTasks, threads: threads, computeTask)
                 }
                 ic += mb
             }

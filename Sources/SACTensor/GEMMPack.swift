@@ -105,6 +105,30 @@ enum GEMMPack {
         }
     }
 
+    /// Packs `panels` full micro-panels of a non-transposed op(B) (columns `j0 ..< j0 +
+    /// 16·panels`, k indices `p0 ..< p0+kc`); panel q goes to `dst + q·kc·nr`. Reads each
+    /// row of B as one contiguous segment (long strides between rows cost TLB and
+    /// prefetch misses when B is packed panel by panel).
+    @inline(__always)
+    static func packBRows(
+        b: UnsafePointer<Float>, ldb: Int, j0: Int, panels: Int, p0: Int, kc: Int,
+        dst: UnsafeMutablePointer<Float>
+    ) {
+        let nr = GEMMKernel.nr
+        precondition(panels >= 1)
+        var src = b + p0 * ldb + j0
+        for p in 0..<kc {
+            var d = dst + p * nr
+            var s = src
+            for _ in 0..<panels {
+                storeSIMD8(d, loadSIMD8(s))
+                storeSIMD8(d + 8, loadSIMD8(s + 8))
+                d += kc * nr; s += nr
+            }
+            src += ldb
+        }
+    }
+
     /// dst[q·ldd + r] = src[r·ld + q] for r, q in 0..<8.
     @inline(__always)
     static func transpose8x8(src: UnsafePointer<Float>, ld: Int, dst: UnsafeMutablePointer<Float>, ldd: Int) {

@@ -1,22 +1,22 @@
 import Foundation
-import XCTest
+import Testing
 @testable import SACModel
 @testable import SACTensor
 
 /// Seeded mutations of valid GGUF and safetensors files: every load (and every tensor read
 /// of a file that loads) either succeeds or throws `ModelError` — never crashes, never
 /// throws anything else.
-final class CorruptionFuzzTests: XCTestCase {
-    var tmp: URL!
+@Suite final class CorruptionFuzzTests {
+    /// A fresh temporary directory per test (each test gets its own suite instance).
+    let tmp: URL
 
-    override func setUpWithError() throws {
+    init() throws {
         tmp = FileManager.default.temporaryDirectory.appendingPathComponent("sac-fuzz-\(getpid())-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: tmp, withIntermediateDirectories: true)
     }
 
-    override func tearDownWithError() throws {
+    deinit {
         try? FileManager.default.removeItem(at: tmp)
-        tmp = nil
     }
 
     /// One seeded mutation: truncation, byte flips in the first `headerBytes`, a huge 8- or
@@ -48,11 +48,11 @@ final class CorruptionFuzzTests: XCTestCase {
 
     func check(_ what: String, _ body: () throws -> Void) {
         do { try body() } catch is ModelError {} catch {
-            XCTFail("\(what): non-ModelError \(error)")
+            Issue.record("\(what): non-ModelError \(error)")
         }
     }
 
-    func testGGUFMutations() throws {
+    @Test func ggufMutations() throws {
         var rng = SplitMix64(seed: 2024)
         var loaded = 0, rejected = 0
         for (file, header) in [("gguf/types.gguf", 1600), ("gguf/tiny-llama-q8_0.gguf", 1800)] {
@@ -78,11 +78,11 @@ final class CorruptionFuzzTests: XCTestCase {
                 try FileManager.default.removeItem(atPath: p)
             }
         }
-        XCTAssertGreaterThan(rejected, 100)  // the mutations do hit the checks
-        XCTAssertGreaterThan(loaded, 10)  // and some mutations are harmless
+        #expect(rejected > 100)  // the mutations do hit the checks
+        #expect(loaded > 10)  // and some mutations are harmless
     }
 
-    func testSafetensorsMutations() throws {
+    @Test func safetensorsMutations() throws {
         var rng = SplitMix64(seed: 99)
         let src = WeightFixtures.path("tiny-llama/bf16-sharded/model-00002-of-00002.safetensors")
         let good = [UInt8](try Data(contentsOf: URL(fileURLWithPath: src)))
@@ -99,6 +99,6 @@ final class CorruptionFuzzTests: XCTestCase {
             }
             try FileManager.default.removeItem(atPath: p)
         }
-        XCTAssertGreaterThan(rejected, 100)
+        #expect(rejected > 100)
     }
 }

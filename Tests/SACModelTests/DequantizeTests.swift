@@ -1,25 +1,27 @@
 import Foundation
-import XCTest
+import Testing
 @testable import SACModel
 @testable import SACTensor
 
-final class DequantizeTests: XCTestCase {
+/// `.serialized`: kernelsMatchScalarReference sets the global `Parallel.threads`, which the
+/// other tests here read.
+@Suite(.serialized) struct DequantizeTests {
     /// Every tensor of types.gguf dequantises bit-for-bit to gguf-py's result
     /// (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q4_K, Q6_K at awkward shapes, 1 to 5 rows).
-    func testMatchesGGUFPyExactly() throws {
+    @Test func matchesGGUFPyExactly() throws {
         let g = try GGUFFile(path: WeightFixtures.path("gguf/types.gguf"))
         let ref = try WeightFixtures.json("gguf/types_ref.json")
         let all = try WeightFixtures.floats("gguf/types_ref_f32le.bin")
         var seen = Set<String>()
-        for t in try XCTUnwrap(ref["tensors"] as? [[String: Any]]) {
+        for t in try #require(ref["tensors"] as? [[String: Any]]) {
             let name = t["name"] as! String
             let off = t["offset"] as! Int, n = t["count"] as! Int
             let got = try g.tensor(name)
-            XCTAssertEqual(got.shape, t["shape"] as! [Int], name)
+            #expect(got.shape == (t["shape"] as! [Int]), "\(name)")
             WeightFixtures.assertBitwiseEqual(got.data, Array(all[off..<off + n]), name)
             seen.insert(t["type"] as! String)
         }
-        XCTAssertEqual(seen, ["F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q4_K", "Q6_K"])
+        #expect(seen == Set(["F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q4_K", "Q6_K"]))
     }
 
     // MARK: Scalar references (Float32, same operation order as gguf-py), random blocks.
@@ -65,7 +67,7 @@ final class DequantizeTests: XCTestCase {
                 let ds: Float = d * Float(Int8(bitPattern: b[192 + e / 16]))
                 y[e] = ds * Float(q)
             }
-        default: XCTFail("no reference for \(type)")
+        default: Issue.record("no reference for \(type)")
         }
         return y
     }
@@ -85,7 +87,7 @@ final class DequantizeTests: XCTestCase {
 
     /// The threaded SIMD kernels equal the scalar references exactly, for 1, 7 and 37 blocks,
     /// with 1 and 2 threads, from an odd (unaligned) source address.
-    func testKernelsMatchScalarReference() throws {
+    @Test func kernelsMatchScalarReference() throws {
         var rng = SplitMix64(seed: 7)
         let saved = Parallel.threads
         defer { Parallel.threads = saved }
@@ -108,7 +110,7 @@ final class DequantizeTests: XCTestCase {
 
     /// F16 and BF16 conversions equal Float(Float16) and the bit shift for every bit pattern,
     /// through the SIMD path (lengths 65536 and an odd tail).
-    func testHalfConversionsAllPatterns() throws {
+    @Test func halfConversionsAllPatterns() throws {
         let bits = (0...UInt16.max).map { $0 }
         for (type, conv) in [(GGMLType.f16, { (b: UInt16) in Float(Float16(bitPattern: b)) }),
                              (GGMLType.bf16, { (b: UInt16) in Float(bitPattern: UInt32(b) << 16) })] {
@@ -119,17 +121,17 @@ final class DequantizeTests: XCTestCase {
         }
     }
 
-    func testTypedErrors() throws {
+    @Test func typedErrors() throws {
         let bytes = [UInt8](repeating: 1, count: 40)
-        try bytes.withUnsafeBytes { raw in
-            XCTAssertThrowsError(try Dequantize.toFloats(.q5_K, bytes: raw, count: 256)) { e in
-                guard case ModelError.unsupported? = e as? ModelError else { return XCTFail("\(e)") }
+        bytes.withUnsafeBytes { raw in
+            if let e = #expect(throws: ModelError.self, performing: { try Dequantize.toFloats(.q5_K, bytes: raw, count: 256) }) {
+                if case .unsupported = e {} else { Issue.record("\(e)") }
             }
-            XCTAssertThrowsError(try Dequantize.toFloats(.q8_0, bytes: raw, count: 31)) { e in
-                guard case ModelError.invalidField? = e as? ModelError else { return XCTFail("\(e)") }
+            if let e = #expect(throws: ModelError.self, performing: { try Dequantize.toFloats(.q8_0, bytes: raw, count: 31) }) {
+                if case .invalidField = e {} else { Issue.record("\(e)") }
             }
-            XCTAssertThrowsError(try Dequantize.toFloats(.q8_0, bytes: raw, count: 64)) { e in
-                guard case ModelError.truncated? = e as? ModelError else { return XCTFail("\(e)") }
+            if let e = #expect(throws: ModelError.self, performing: { try Dequantize.toFloats(.q8_0, bytes: raw, count: 64) }) {
+                if case .truncated = e {} else { Issue.record("\(e)") }
             }
         }
     }

@@ -1,8 +1,8 @@
 import Foundation
-import XCTest
+import Testing
 @testable import SACModel
 
-final class LlamaConfigTests: XCTestCase {
+@Suite struct LlamaConfigTests {
     let smol = """
     {"architectures":["LlamaForCausalLM"],"bos_token_id":1,"eos_token_id":2,"hidden_act":"silu",
      "hidden_size":576,"intermediate_size":1536,"max_position_embeddings":8192,"model_type":"llama",
@@ -12,31 +12,32 @@ final class LlamaConfigTests: XCTestCase {
 
     func parse(_ s: String) throws -> LlamaConfig { try LlamaConfig(configJSON: Data(s.utf8), file: "config.json") }
 
-    func testSmolLM2ConfigJSON() throws {
+    @Test func smolLM2ConfigJSON() throws {
         let c = try parse(smol)
-        XCTAssertEqual(c, try LlamaConfig(
+        let want = try LlamaConfig(
             vocabSize: 49152, hiddenSize: 576, intermediateSize: 1536, numLayers: 30, numHeads: 9, numKVHeads: 3,
             rmsNormEps: 1e-5, ropeTheta: 100000, maxPositionEmbeddings: 8192, tieWordEmbeddings: true,
-            bosTokenId: 1, eosTokenId: 2))
-        XCTAssertEqual(c.headDim, 64)
+            bosTokenId: 1, eosTokenId: 2)
+        #expect(c == want)
+        #expect(c.headDim == 64)
     }
 
     /// transformers 5 writes rope_parameters instead of rope_theta; the tiny fixture uses it.
-    func testTinyFixtureAndGGUFAgree() throws {
+    @Test func tinyFixtureAndGGUFAgree() throws {
         let hf = try LlamaConfig(configJSONPath: WeightFixtures.path("tiny-llama/f32/config.json"))
-        XCTAssertEqual([hf.vocabSize, hf.hiddenSize, hf.intermediateSize, hf.numLayers, hf.numHeads, hf.numKVHeads, hf.headDim],
-                       [96, 32, 64, 2, 4, 2, 8])
-        XCTAssertEqual(hf.ropeTheta, 10000)
-        XCTAssertEqual(hf.rmsNormEps, 1e-5)
-        XCTAssertFalse(hf.tieWordEmbeddings)
+        let sizes = [hf.vocabSize, hf.hiddenSize, hf.intermediateSize, hf.numLayers, hf.numHeads, hf.numKVHeads, hf.headDim]
+        #expect(sizes == [96, 32, 64, 2, 4, 2, 8])
+        #expect(hf.ropeTheta == 10000)
+        #expect(hf.rmsNormEps == 1e-5)
+        #expect(!hf.tieWordEmbeddings)
         let gg = try LlamaConfig(gguf: GGUFFile(path: WeightFixtures.path("gguf/tiny-llama-f32.gguf")))
-        XCTAssertEqual(hf, gg)
+        #expect(hf == gg)
     }
 
-    func testRejections() throws {
-        func expect(_ json: String, _ check: (ModelError) -> Bool, line: UInt = #line) {
-            XCTAssertThrowsError(try parse(json), line: line) { e in
-                guard let m = e as? ModelError, check(m) else { return XCTFail("\(e)", line: line) }
+    @Test func rejections() throws {
+        func expect(_ json: String, _ check: (ModelError) -> Bool, sourceLocation: SourceLocation = #_sourceLocation) {
+            if let e = #expect(throws: ModelError.self, sourceLocation: sourceLocation, performing: { try parse(json) }) {
+                if !check(e) { Issue.record("\(e)", sourceLocation: sourceLocation) }
             }
         }
         func edit(_ a: String, _ b: String) -> String { smol.replacingOccurrences(of: a, with: b) }
@@ -72,7 +73,7 @@ final class LlamaConfigTests: XCTestCase {
         let c = try parse(edit(#""eos_token_id":2"#, #""eos_token_id":[2,7]"#)
             .replacingOccurrences(of: #""rope_scaling":null"#, with: #""rope_scaling":{"rope_type":"default"}"#)
             .replacingOccurrences(of: #""num_key_value_heads":3,"#, with: ""))
-        XCTAssertEqual(c.eosTokenId, 2)
-        XCTAssertEqual(c.numKVHeads, 9)
+        #expect(c.eosTokenId == 2)
+        #expect(c.numKVHeads == 9)
     }
 }

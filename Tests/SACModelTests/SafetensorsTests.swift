@@ -1,30 +1,30 @@
 import Foundation
-import XCTest
+import Testing
 @testable import SACModel
 @testable import SACTensor
 
-final class SafetensorsTests: XCTestCase {
-    var tmp: URL!
+@Suite final class SafetensorsTests {
+    /// A fresh temporary directory per test (each test gets its own suite instance).
+    let tmp: URL
 
-    override func setUpWithError() throws {
+    init() throws {
         tmp = FileManager.default.temporaryDirectory.appendingPathComponent("sac-st-\(getpid())-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: tmp, withIntermediateDirectories: true)
     }
 
-    override func tearDownWithError() throws {
+    deinit {
         try? FileManager.default.removeItem(at: tmp)
-        tmp = nil
     }
 
     /// The bf16 sharded directory (index + 2 shards) holds exactly the f32 model's tensors
     /// rounded to bfloat16 (round to nearest even, computed here on the bits).
-    func testShardedBF16EqualsRoundedF32() throws {
+    @Test func shardedBF16EqualsRoundedF32() throws {
         let f32 = try HFDirectoryWeightSource(directory: WeightFixtures.path("tiny-llama/f32"))
         let bf = try HFDirectoryWeightSource(directory: WeightFixtures.path("tiny-llama/bf16-sharded"))
-        XCTAssertEqual(f32.tensorNames, bf.tensorNames)
+        #expect(f32.tensorNames == bf.tensorNames)
         for name in f32.tensorNames {
             let a = try f32.tensor(name), b = try bf.tensor(name)
-            XCTAssertEqual(a.shape, b.shape)
+            #expect(a.shape == b.shape)
             let rounded = a.data.map { x -> Float in
                 let u = x.bitPattern
                 return Float(bitPattern: (u &+ 0x7FFF &+ ((u >> 16) & 1)) & 0xFFFF_0000)
@@ -35,7 +35,7 @@ final class SafetensorsTests: XCTestCase {
 
     /// Write → read round trip at awkward shapes (scalar, 1, 7×13, 0 elements) with metadata;
     /// the header is padded to a multiple of 8 and no temporary file is left behind.
-    func testWriterRoundTrip() throws {
+    @Test func writerRoundTrip() throws {
         var rng = SplitMix64(seed: 11)
         let tensors: [String: Tensor] = [
             "a.weight": Tensor(randomNormal: [7, 13], using: &rng),
@@ -47,21 +47,23 @@ final class SafetensorsTests: XCTestCase {
         let path = tmp.appendingPathComponent("adapter.safetensors").path
         try SafetensorsWriter.write(tensors, metadata: ["format": "pt", "rank": "8"], to: path)
         try SafetensorsWriter.write(tensors, metadata: ["format": "pt", "rank": "8"], to: path)  // overwrite
-        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: tmp.path), ["adapter.safetensors"])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: tmp.path) == ["adapter.safetensors"])
         let f = try SafetensorsFile(path: path)
-        XCTAssertEqual(f.metadata, ["format": "pt", "rank": "8"])
-        XCTAssertEqual(f.tensorNames, tensors.keys.sorted())
+        #expect(f.metadata == ["format": "pt", "rank": "8"])
+        #expect(f.tensorNames == tensors.keys.sorted())
         for (name, t) in tensors {
             let r = try f.tensor(name)
-            XCTAssertEqual(r.shape, t.shape, name)
+            #expect(r.shape == t.shape, "\(name)")
             WeightFixtures.assertBitwiseEqual(r.data, t.data, name)
         }
         let data = try Data(contentsOf: URL(fileURLWithPath: path))
         let n = data.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
-        XCTAssertEqual(n % 8, 0)
-        XCTAssertThrowsError(try SafetensorsWriter.write(["__metadata__": Tensor(zeros: [1])], to: path))
-        XCTAssertThrowsError(try SafetensorsWriter.write(["x": Tensor(zeros: [1])], to: "/nonexistent-dir/x.safetensors")) { e in
-            guard case ModelError.unreadable? = e as? ModelError else { return XCTFail("\(e)") }
+        #expect(n % 8 == 0)
+        #expect(throws: (any Error).self) { try SafetensorsWriter.write(["__metadata__": Tensor(zeros: [1])], to: path) }
+        if let e = #expect(throws: ModelError.self, performing: {
+            try SafetensorsWriter.write(["x": Tensor(zeros: [1])], to: "/nonexistent-dir/x.safetensors")
+        }) {
+            if case .unreadable = e {} else { Issue.record("\(e)") }
         }
     }
 
@@ -77,12 +79,12 @@ final class SafetensorsTests: XCTestCase {
 
     func expectError(_ header: String, data: [UInt8] = [UInt8](repeating: 0, count: 16), _ check: (ModelError) -> Bool) throws {
         let p = try write(header, data: data)
-        XCTAssertThrowsError(try SafetensorsFile(path: p), header) { e in
-            guard let m = e as? ModelError, check(m) else { return XCTFail("\(header): \(e)") }
+        if let e = #expect(throws: ModelError.self, "\(header)", performing: { try SafetensorsFile(path: p) }) {
+            if !check(e) { Issue.record("\(header): \(e)") }
         }
     }
 
-    func testInvalidHeadersThrowTypedErrors() throws {
+    @Test func invalidHeadersThrowTypedErrors() throws {
         try expectError(#"{"x":{"dtype":"F32","shape":[2,2],"data_offsets":[0,12]}}"#) {
             if case .invalidField(_, "x.data_offsets", _, _) = $0 { return true } else { return false }
         }
@@ -108,14 +110,14 @@ final class SafetensorsTests: XCTestCase {
         d += [UInt8](repeating: 0x20, count: 8)
         let p = tmp.appendingPathComponent("big.safetensors").path
         try Data(d).write(to: URL(fileURLWithPath: p))
-        XCTAssertThrowsError(try SafetensorsFile(path: p)) { e in
-            guard case ModelError.truncated(_, "header", _, _)? = e as? ModelError else { return XCTFail("\(e)") }
+        if let e = #expect(throws: ModelError.self, performing: { try SafetensorsFile(path: p) }) {
+            if case .truncated(_, "header", _, _) = e {} else { Issue.record("\(e)") }
         }
         // Valid non-float tensor: opens, but tensor() is unsupported.
         let ok = try write(#"{"i":{"dtype":"I32","shape":[2],"data_offsets":[0,8]}}"#, data: [1, 0, 0, 0, 2, 0, 0, 0])
         let f = try SafetensorsFile(path: ok)
-        XCTAssertThrowsError(try f.tensor("i")) { e in
-            guard case ModelError.unsupported? = e as? ModelError else { return XCTFail("\(e)") }
+        if let e = #expect(throws: ModelError.self, performing: { try f.tensor("i") }) {
+            if case .unsupported = e {} else { Issue.record("\(e)") }
         }
     }
 }

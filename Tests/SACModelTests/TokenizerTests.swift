@@ -145,3 +145,167 @@ enum TokenizerFixtures {
         #expect(ids.count < text.utf8.count / 2)
     }
 }
+
+@Suite struct TokenizerStreamingTests {
+    let tok = TokenizerFixtures.smol
+
+    func streamed(_ ids: [Int32], skip: Bool) -> String {
+        var d = StreamingDecoder(tokenizer: tok, skipSpecialTokens: skip)
+        var s = ""
+        for id in ids {
+            let piece = d.append(id)
+            // Pieces are whole characters: re-encoding them as UTF-8 never yields U+FFFD unless
+            // the full decode has one too.
+            s += piece
+        }
+        return s + d.finish()
+    }
+
+    @Test func streamingEqualsFullDecode() {
+        for c in TokenizerFixtures.cases.cases {
+            #expect(streamed(c.ids, skip: false) == c.decoded)
+            #expect(streamed(c.ids, skip: true) == c.decoded_skip)
+        }
+        for c in TokenizerFixtures.cases.decode_cases {
+            #expect(streamed(c.ids, skip: false) == c.decoded, "ids \(c.ids)")
+        }
+    }
+
+    @Test func streamingHoldsIncompleteCharacters() {
+        let ids = tok.encode("😀")  // split over byte tokens
+        #expect(ids.count > 1)
+        var d = StreamingDecoder(tokenizer: tok)
+        for id in ids.dropLast() { #expect(d.append(id) == "") }
+        #expect(d.append(ids.last!) == "😀")
+        #expect(d.finish() == "")
+    }
+
+    @Test(arguments: 0..<64)
+    func completePrefixMatchesSwiftRepair(seed: Int) {
+        var rng = SplitMix64Local(seed: UInt64(seed))
+        let n = Int(rng.next() % 12) + 1
+        let pool: [UInt8] = [0x41, 0x80, 0xBF, 0xC2, 0xDF, 0xE0, 0xA0, 0xED, 0x9F, 0xF0, 0x90, 0xF4, 0x8F, 0xF5, 0xC0, 0xE1]
+        let bytes = (0..<n).map { _ in pool[Int(rng.next() % UInt64(pool.count))] }
+        let cut = StreamingDecoder.completePrefix(bytes)
+        #expect(String(decoding: bytes[..<cut], as: UTF8.self) + String(decoding: bytes[cut...], as: UTF8.self)
+                == String(decoding: bytes, as: UTF8.self),
+                "bytes \(bytes) cut \(cut)")
+        // The held tail must be a proper prefix of some valid character (at most 3 bytes).
+        #expect(bytes.count - cut <= 3)
+    }
+}
+
+/// Test-local SplitMix64 (SACModelTests does not need SACTensor's generator for bytes).
+struct SplitMix64Local {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+@Suite struct TokenizerLoadingTests {
+    static let modelPath = NSString(string: "~/.cache/sac/models/SmolLM2-135M-Instruct.Q4_1.gguf").expandingTildeInPath
+
+    @Test func ggufTokenizerMatchesGolden() throws {
+        guard FileManager.default.fileExists(atPath: Self.modelPath) else {
+            if ProcessInfo.processInfo.environment["SAC_REQUIRE_MODEL"] == "1" {
+                Issue.record("model missing at \(Self.modelPath)")
+            }
+            return
+        }
+        let tok = try Tokenizer(gguf: try GGUFFile(path: Self.modelPath))
+        #expect(tok.preTokenizer == .smollm)
+        #expect(tok.vocabularySize == 49152 && tok.bosTokenId == 1 && tok.eosTokenId == 2)
+        #expect(tok.prefixIds.isEmpty && tok.suffixIds.isEmpty)
+        for c in TokenizerFixtures.golden.cases { #expect(tok.encode(c.text) == c.ids, "\(c.text.debugDescription)") }
+        for p in TokenizerFixtures.prompts { #expect(tok.encode(p.text) == p.input_ids) }
+        for c in TokenizerFixtures.cases.cases {
+            #expect(tok.encode(c.text) == c.ids_smollm, "\(c.text.debugDescription)")
+            #expect(tok.decode(c.ids) == c.decoded)
+        }
+        #expect(tok.chatTemplate == TokenizerFixtures.smol.chatTemplate)
+    }
+
+    func writeJSON(_ obj: Any) throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("tok-\(UUID().uuidString).json")
+        try JSONSerialization.data(withJSONObject: obj).write(to: url)
+        return url
+    }
+
+    static func tiny() -> [String: Any] {
+        var vocab = [String: Any]()
+        for b in 0..<256 { vocab[ByteLevel.string(forByte: UInt8(b))] = b }
+        vocab["ab"] = 256; vocab["abc"] = 257; vocab["<s>"] = 258
+        return ["model": ["type": "BPE", "vocab": vocab, "merges": ["a b", ["ab", "c"]]] as [String: Any],
+                "pre_tokenizer": ["type": "ByteLevel", "add_prefix_space": false, "use_regex": true],
+                "added_tokens": [["id": 258, "content": "<s>", "special": true]],
+                "decoder": ["type": "ByteLevel"]]
+    }
+
+    @Test func tinyJSONWithBothMergeFormsAndTemplateProcessing() throws {
+        var obj = Self.tiny()
+        obj["post_processor"] = ["type": "TemplateProcessing",
+                                 "single": [["SpecialToken": ["id": "<s>", "type_id": 0]], ["Sequence": ["id": "A", "type_id": 0]]]]
+        let url = try writeJSON(obj)
+        defer { try? FileManager.default.removeItem(at: url) }
+        let t = try Tokenizer(tokenizerJSON: url, tokenizerConfigJSON: nil)
+        // "<s>" prefix, "abc" (two merges), " ab" = byte token of 0x20 then "ab", verbatim "<s>".
+        #expect(t.encode("abc ab<s>") == [258, 257, 32, 256, 258])
+        #expect(t.encode("abcab", addSpecialTokens: false) == [257, 256])
+        #expect(t.decode([258, 257], skipSpecialTokens: true) == "abc")
+    }
+
+    @Test(arguments: ["no model", "no vocab", "unknown merge token", "merge result missing", "duplicate id",
+                      "hole in ids", "bad merge string", "unsupported pre_tokenizer", "normalizer", "wordpiece",
+                      "added token clash"])
+    func malformedJSONThrowsModelError(defect: String) throws {
+        var obj = Self.tiny()
+        var model = obj["model"] as! [String: Any]
+        var vocab = model["vocab"] as! [String: Any]
+        switch defect {
+        case "no model": obj["model"] = nil
+        case "no vocab": model["vocab"] = nil
+        case "unknown merge token": model["merges"] = ["a zz"]
+        case "merge result missing": model["merges"] = ["b c"]
+        case "duplicate id": vocab["dup"] = 5
+        case "hole in ids": vocab["far"] = 400
+        case "bad merge string": model["merges"] = ["abc"]
+        case "unsupported pre_tokenizer": obj["pre_tokenizer"] = ["type": "Whitespace"]
+        case "normalizer": obj["normalizer"] = ["type": "NFC"]
+        case "wordpiece": model["type"] = "WordPiece"
+        case "added token clash": obj["added_tokens"] = [["id": 5, "content": "<x>", "special": true]]
+        default: Issue.record("unknown defect")
+        }
+        if defect != "no model" {
+            model["vocab"] = defect == "no vocab" ? nil : vocab
+            obj["model"] = model
+        }
+        let url = try writeJSON(obj)
+        defer { try? FileManager.default.removeItem(at: url) }
+        #expect(throws: ModelError.self) { _ = try Tokenizer(tokenizerJSON: url, tokenizerConfigJSON: nil) }
+    }
+
+    @Test func malformedListsThrow() {
+        let tokens = (0..<256).map { ByteLevel.string(forByte: UInt8($0)) } + ["ab"]
+        func make(_ t: [String], _ m: [String], types: [Int32]? = nil, bos: Int? = nil) throws {
+            _ = try Tokenizer(tokens: t, merges: m, tokenTypes: types, preTokenizer: .gpt2, bosTokenId: bos,
+                              eosTokenId: nil, unkTokenId: nil, padTokenId: nil, addBOS: bos != nil, addEOS: false,
+                              chatTemplate: nil)
+        }
+        #expect(throws: Never.self) { try make(tokens, ["a b"]) }
+        #expect(throws: ModelError.self) { try make([], []) }
+        #expect(throws: ModelError.self) { try make(tokens + ["ab"], ["a b"]) }
+        #expect(throws: ModelError.self) { try make(tokens, ["a"]) }
+        #expect(throws: ModelError.self) { try make(tokens, ["a q9"]) }
+        #expect(throws: ModelError.self) { try make(tokens, ["a b"], types: [1]) }
+        #expect(throws: ModelError.self) { try make(tokens, ["a b"], bos: 9999) }
+        #expect(throws: ModelError.self) {
+            _ = try Tokenizer(tokenizerJSON: URL(fileURLWithPath: "/nonexistent/tokenizer.json"), tokenizerConfigJSON: nil)
+        }
+    }
+}

@@ -1,5 +1,5 @@
 import Foundation
-import XCTest
+import Testing
 
 @testable import SACTensor
 
@@ -7,7 +7,7 @@ import XCTest
 /// reference on a large (threaded) tensor, and state save/restore.
 ///
 /// Tolerance for parameters and moments: |swift − ref| <= 1e-7 + 1e-6·|ref| elementwise.
-final class AdamWTests: XCTestCase {
+@Suite struct AdamWTests {
     /// The three reference parameters with their initial values (names p0, p1, p2).
     func makeParams() throws -> [Parameter] {
         try (0..<3).map { i in
@@ -33,15 +33,15 @@ final class AdamWTests: XCTestCase {
     func flat(_ ps: [Parameter]) -> [Float] { ps.flatMap { $0.value.data } }
 
     func assertClose(_ a: [Float], _ b: [Float], rel: Float = 1e-6, abs: Float = 1e-7, _ what: String,
-                     file: StaticString = #filePath, line: UInt = #line) {
-        XCTAssertEqual(a.count, b.count, what, file: file, line: line)
+                     sourceLocation: SourceLocation = #_sourceLocation) {
+        #expect(a.count == b.count, "\(what)", sourceLocation: sourceLocation)
         for i in 0..<min(a.count, b.count) where !(Swift.abs(a[i] - b[i]) <= abs + rel * Swift.abs(b[i])) {
-            XCTFail("\(what)[\(i)]: \(a[i]) vs \(b[i])", file: file, line: line)
+            Issue.record("\(what)[\(i)]: \(a[i]) vs \(b[i])", sourceLocation: sourceLocation)
             return
         }
     }
 
-    func testPlainRunMatchesTorch() throws {
+    @Test func plainRunMatchesTorch() throws {
         let ps = try makeParams()
         let opt = try makeOptimizer(ps)
         for t in 0..<OptimReference.grads.count {
@@ -54,20 +54,20 @@ final class AdamWTests: XCTestCase {
         let v = (0..<3).flatMap { st.entries["p\($0)"]!.v }
         assertClose(m, OptimReference.plainExpAvg, "exp_avg")
         assertClose(v, OptimReference.plainExpAvgSq, "exp_avg_sq")
-        for i in 0..<3 { XCTAssertEqual(opt.stepCount(of: "p\(i)"), 6) }
+        for i in 0..<3 { #expect(opt.stepCount(of: "p\(i)") == 6) }
     }
 
     /// Warmup + linear decay schedule (first update at lr 0) and clip_grad_norm_(1.0) every step.
-    func testClippedScheduledRunMatchesTorch() throws {
+    @Test func clippedScheduledRunMatchesTorch() throws {
         let ps = try makeParams()
         let opt = try makeOptimizer(ps)
         let schedule = LRSchedule.linear(lr: OptimReference.lr, warmupSteps: 2, totalSteps: 6)
         for t in 0..<OptimReference.grads.count {
             try setGrads(ps, step: t, scale: OptimReference.gradScales[t])
             let norm = try clipGradNorm(ps, maxNorm: 1)
-            XCTAssertEqual(norm, OptimReference.clippedNorms[t], accuracy: 1e-6 * OptimReference.clippedNorms[t], "norm \(t)")
+            #expect(abs(norm - OptimReference.clippedNorms[t]) <= 1e-6 * OptimReference.clippedNorms[t], "norm \(t)")
             opt.lr = schedule.lr(atStep: t)
-            XCTAssertEqual(opt.lr, Float(OptimReference.clippedLRs[t]), "lr \(t)")
+            #expect(opt.lr == Float(OptimReference.clippedLRs[t]), "lr \(t)")
             opt.step()
             assertClose(flat(ps), OptimReference.clippedAfter[t], "params after step \(t + 1)")
         }
@@ -75,7 +75,7 @@ final class AdamWTests: XCTestCase {
 
     /// Save after 3 steps, encode/decode the state (JSON), restore into a fresh optimiser over
     /// copies of the parameters, and continue: both runs must agree bit for bit, and with torch.
-    func testStateRoundTripContinuesIdentically() throws {
+    @Test func stateRoundTripContinuesIdentically() throws {
         let a = try makeParams()
         let optA = try makeOptimizer(a)
         for t in 0..<3 { try setGrads(a, step: t); optA.step() }
@@ -83,11 +83,11 @@ final class AdamWTests: XCTestCase {
         let b = try a.map { p in Parameter(name: p.name, value: try Tensor(shape: p.shape, data: p.value.data)) }
         let optB = try makeOptimizer(b)
         try optB.restore(try JSONDecoder().decode(AdamW.State.self, from: saved))
-        XCTAssertEqual(optB.state(), optA.state())
+        #expect(optB.state() == optA.state())
         for t in 3..<6 {
             try setGrads(a, step: t); optA.step()
             try setGrads(b, step: t); optB.step()
-            XCTAssertEqual(flat(a), flat(b), "step \(t + 1)")
+            #expect(flat(a) == flat(b), "step \(t + 1)")
             assertClose(flat(b), OptimReference.plainAfter[t], "restored run, step \(t + 1)")
         }
     }
@@ -95,7 +95,7 @@ final class AdamWTests: XCTestCase {
     /// The threaded path (tensor above `parallelThreshold`, awkward size) against a Float64
     /// AdamW written here; also a tiny tensor (1 element) in the same group.
     /// Tolerance: |swift − ref| <= 1e-7 + 1e-6·|ref|.
-    func testLargeTensorMatchesFloat64Reference() throws {
+    @Test func largeTensorMatchesFloat64Reference() throws {
         var rng = SplitMix64(seed: 7)
         let n = AdamW.parallelThreshold * 3 + 11
         let big = Parameter(name: "big", value: Tensor(randomNormal: [n], using: &rng))
@@ -127,7 +127,7 @@ final class AdamWTests: XCTestCase {
         }
     }
 
-    func testFrozenParameterIsSkippedAndHasNoState() throws {
+    @Test func frozenParameterIsSkippedAndHasNoState() throws {
         var rng = SplitMix64(seed: 3)
         let live = Parameter(name: "live", value: Tensor(randomNormal: [5], using: &rng))
         let frozen = Parameter(name: "frozen", value: Tensor(randomNormal: [3], using: &rng), requiresGrad: false)
@@ -137,26 +137,26 @@ final class AdamWTests: XCTestCase {
         try live.accumulateGrad(Tensor(randomNormal: [5], using: &rng))
         let liveBefore = live.value
         opt.step()
-        XCTAssertEqual(frozen.value, before)
-        XCTAssertNotEqual(live.value, liveBefore)
-        XCTAssertEqual(Array(opt.state().entries.keys), ["live"])
+        #expect(frozen.value == before)
+        #expect(live.value != liveBefore)
+        #expect(Array(opt.state().entries.keys) == ["live"])
         opt.zeroGrad()
-        XCTAssertTrue(live.grad.data.allSatisfy { $0 == 0 })
-        XCTAssertTrue(frozen.grad.data.allSatisfy { $0 == 0 })
+        #expect(live.grad.data.allSatisfy { $0 == 0 })
+        #expect(frozen.grad.data.allSatisfy { $0 == 0 })
     }
 
-    func testRestoreRejectsWrongNameShapeAndMissingEntry() throws {
+    @Test func restoreRejectsWrongNameShapeAndMissingEntry() throws {
         let ps = try makeParams()
         let opt = try makeOptimizer(ps)
         try setGrads(ps, step: 0)
         opt.step()
         let good = opt.state()
 
-        func expectThrow(_ s: AdamW.State, mentioning name: String, line: UInt = #line) {
-            XCTAssertThrowsError(try opt.restore(s), line: line) { error in
-                XCTAssertTrue("\(error)".contains(name), "\(error)", line: line)
+        func expectThrow(_ s: AdamW.State, mentioning name: String, sourceLocation: SourceLocation = #_sourceLocation) {
+            if let error = #expect(throws: (any Error).self, sourceLocation: sourceLocation, performing: { try opt.restore(s) }) {
+                #expect("\(error)".contains(name), "\(error)", sourceLocation: sourceLocation)
             }
-            XCTAssertEqual(opt.state(), good, "state must be unchanged after a failed restore", line: line)
+            #expect(opt.state() == good, "state must be unchanged after a failed restore", sourceLocation: sourceLocation)
         }
         var renamed = good
         renamed.entries["q9"] = renamed.entries["p1"]
@@ -178,20 +178,20 @@ final class AdamWTests: XCTestCase {
         negative.entries["p2"]!.step = -1
         expectThrow(negative, mentioning: "p2")
 
-        XCTAssertNoThrow(try opt.restore(good))
+        #expect(throws: Never.self) { try opt.restore(good) }
     }
 
-    func testInitRejectsBadArguments() throws {
+    @Test func initRejectsBadArguments() throws {
         let p = Parameter(name: "a", value: Tensor(zeros: [2]))
         let q = Parameter(name: "a", value: Tensor(zeros: [3]))
-        XCTAssertThrowsError(try AdamW(parameters: [p, q], lr: 1e-3))
-        XCTAssertThrowsError(try AdamW(parameters: [p], lr: -1))
-        XCTAssertThrowsError(try AdamW(parameters: [p], lr: 1e-3, betas: (1, 0.9)))
-        XCTAssertThrowsError(try AdamW(parameters: [p], lr: 1e-3, betas: (0.9, -0.1)))
-        XCTAssertThrowsError(try AdamW(parameters: [p], lr: 1e-3, eps: .nan))
-        XCTAssertThrowsError(try AdamW(parameters: [p], lr: 1e-3, weightDecay: -0.1))
-        XCTAssertThrowsError(try p.accumulateGrad(Tensor(zeros: [3])))
-        XCTAssertThrowsError(try p.assign(Tensor(zeros: [2, 1])))
+        #expect(throws: (any Error).self) { try AdamW(parameters: [p, q], lr: 1e-3) }
+        #expect(throws: (any Error).self) { try AdamW(parameters: [p], lr: -1) }
+        #expect(throws: (any Error).self) { try AdamW(parameters: [p], lr: 1e-3, betas: (1, 0.9)) }
+        #expect(throws: (any Error).self) { try AdamW(parameters: [p], lr: 1e-3, betas: (0.9, -0.1)) }
+        #expect(throws: (any Error).self) { try AdamW(parameters: [p], lr: 1e-3, eps: .nan) }
+        #expect(throws: (any Error).self) { try AdamW(parameters: [p], lr: 1e-3, weightDecay: -0.1) }
+        #expect(throws: (any Error).self) { try p.accumulateGrad(Tensor(zeros: [3])) }
+        #expect(throws: (any Error).self) { try p.assign(Tensor(zeros: [2, 1])) }
     }
 }
 

@@ -1,9 +1,12 @@
-import XCTest
+import Testing
 @testable import SACTensor
 
 /// GEMM against a Float64 naive reference on seeded random data. Tolerance per element:
 /// |c − ref| ≤ 1e-5·(|alpha|·Σ_p |op(A)_ip|·|op(B)_pj| + |beta|·|C0_ij|) + 1e-6.
-final class GEMMTests: XCTestCase {
+///
+/// Serialized: some tests change process-wide settings (`GEMMDriver.packLimit`,
+/// `Parallel.threads`).
+@Suite(.serialized) struct GEMMTests {
     struct Case {
         var transA: Bool, transB: Bool, m: Int, n: Int, k: Int
         var alpha: Float = 1, beta: Float = 0
@@ -11,7 +14,7 @@ final class GEMMTests: XCTestCase {
     }
 
     /// Runs one case through `run` (sgemm by default) and checks it against Float64.
-    func check(_ tc: Case, seed: UInt64, file: StaticString = #filePath, line: UInt = #line,
+    func check(_ tc: Case, seed: UInt64, sourceLocation: SourceLocation = #_sourceLocation,
                run: ((Case, UnsafePointer<Float>, Int, UnsafePointer<Float>, Int, UnsafeMutablePointer<Float>, Int) -> Void)? = nil) {
         var rng = SplitMix64(seed: seed)
         let (m, n, k) = (tc.m, tc.n, tc.k)
@@ -53,17 +56,17 @@ final class GEMMTests: XCTestCase {
                 ref *= Double(tc.alpha); mag *= abs(Double(tc.alpha))
                 if tc.beta != 0 { ref += Double(tc.beta) * Double(c0[i * ldc + j]); mag += abs(Double(tc.beta) * Double(c0[i * ldc + j])) }
                 if !(abs(got - ref) <= 1e-5 * mag + 1e-6) {
-                    if bad < 3 { XCTFail("\(tc) at (\(i),\(j)): got \(got), want \(ref)", file: file, line: line) }
+                    if bad < 3 { Issue.record("\(tc) at (\(i),\(j)): got \(got), want \(ref)", sourceLocation: sourceLocation) }
                     bad += 1
                 }
             }
         }
-        if bad > 0 { XCTFail("\(tc): \(bad) bad elements", file: file, line: line) }
+        if bad > 0 { Issue.record("\(tc): \(bad) bad elements", sourceLocation: sourceLocation) }
     }
 
     static let transposes = [(false, false), (false, true), (true, false), (true, true)]
 
-    func testAwkwardSizesAllTransposes() {
+    @Test func testAwkwardSizesAllTransposes() {
         let sizes = [1, 2, 3, 5, 7, 13, 17, 31, 33, 63, 65]
         var seed: UInt64 = 1
         for (ta, tb) in Self.transposes {
@@ -76,10 +79,12 @@ final class GEMMTests: XCTestCase {
         }
     }
 
-    func testLargerSizesCrossBlockBoundaries() {
+    /// Includes k = 576 (the largest single depth block, `GEMMDriver.kcSingle`) and k = 577.
+    @Test func testLargerSizesCrossBlockBoundaries() {
         var seed: UInt64 = 100
         for (ta, tb) in Self.transposes {
-            for (m, n, k) in [(300, 520, 700), (127, 257, 129), (257, 127, 513), (5, 4100, 3), (151, 4111, 37)] {
+            for (m, n, k) in [(300, 520, 700), (127, 257, 129), (257, 127, 513), (5, 4100, 3), (151, 4111, 37),
+                              (37, 45, 576), (41, 29, 577)] {
                 seed += 1
                 check(Case(transA: ta, transB: tb, m: m, n: n, k: k, alpha: 0.75, beta: 0.5), seed: seed)
             }
@@ -87,7 +92,7 @@ final class GEMMTests: XCTestCase {
     }
 
     /// A small pack limit forces several row panels and column panels (repacking A and B).
-    func testSplitIntoSeveralPackedPanels() {
+    @Test func testSplitIntoSeveralPackedPanels() {
         let saved = GEMMDriver.packLimit
         GEMMDriver.packLimit = 20_000
         defer { GEMMDriver.packLimit = saved }
@@ -100,7 +105,7 @@ final class GEMMTests: XCTestCase {
         }
     }
 
-    func testAlphaBetaAndLeadingDimensions() {
+    @Test func testAlphaBetaAndLeadingDimensions() {
         var seed: UInt64 = 200
         for (ta, tb) in Self.transposes {
             for (alpha, beta) in [(Float(1), Float(0)), (1, 1), (-0.5, 1), (2, -0.25), (1.5, 0)] {
@@ -113,7 +118,7 @@ final class GEMMTests: XCTestCase {
         }
     }
 
-    func testSmallMPath() {
+    @Test func testSmallMPath() {
         var seed: UInt64 = 300
         for (ta, tb) in Self.transposes {
             for m in 1...4 {
@@ -129,7 +134,7 @@ final class GEMMTests: XCTestCase {
     }
 
     /// m ≤ 4 with n·k ≥ 2²¹, large enough for the threaded small-m path.
-    func testSmallMPathThreaded() {
+    @Test func testSmallMPathThreaded() {
         var seed: UInt64 = 350
         for (ta, tb) in Self.transposes {
             seed += 1
@@ -137,7 +142,7 @@ final class GEMMTests: XCTestCase {
         }
     }
 
-    func testSingleThreadMatchesReference() {
+    @Test func testSingleThreadMatchesReference() {
         let saved = Parallel.threads
         Parallel.threads = 1
         defer { Parallel.threads = saved }
@@ -150,27 +155,27 @@ final class GEMMTests: XCTestCase {
         }
     }
 
-    func testZeroSizes() {
+    @Test func testZeroSizes() {
         // k == 0: C = beta·C; beta == 0 overwrites NaN with 0.
         var c: [Float] = [.nan, .nan, 3, 4]
         let a: [Float] = [1], b: [Float] = [1]
         GEMM.sgemm(transA: false, transB: false, m: 2, n: 2, k: 0, alpha: 1, a: a, lda: 1, b: b, ldb: 2,
                    beta: 0, c: &c, ldc: 2)
-        XCTAssertEqual(c, [0, 0, 0, 0])
+        #expect(c == [0, 0, 0, 0])
         c = [1, 2, 3, 4]
         GEMM.sgemm(transA: false, transB: false, m: 2, n: 2, k: 0, alpha: 1, a: a, lda: 1, b: b, ldb: 2,
                    beta: 2, c: &c, ldc: 2)
-        XCTAssertEqual(c, [2, 4, 6, 8])
+        #expect(c == [2, 4, 6, 8])
         // m == 0 or n == 0: C untouched.
         c = [1, 2, 3, 4]
         GEMM.sgemm(transA: false, transB: false, m: 0, n: 2, k: 3, alpha: 1, a: a, lda: 3, b: b, ldb: 2,
                    beta: 0, c: &c, ldc: 2)
         GEMM.sgemm(transA: false, transB: false, m: 2, n: 0, k: 3, alpha: 1, a: a, lda: 3, b: b, ldb: 1,
                    beta: 0, c: &c, ldc: 1)
-        XCTAssertEqual(c, [1, 2, 3, 4])
+        #expect(c == [1, 2, 3, 4])
     }
 
-    func testStridedBatched() {
+    @Test func testStridedBatched() {
         var seed: UInt64 = 500
         for (ta, tb) in Self.transposes {
             for (m, n, k, batch) in [(7, 13, 5, 5), (1, 33, 17, 3), (65, 31, 129, 2), (33, 33, 33, 1)] {
@@ -198,7 +203,7 @@ final class GEMMTests: XCTestCase {
                     for i in 1..<batch {
                         for e in 0..<(tc.m * ldc) {
                             let want = C[e] * Float(i + 1), got = C[i * sc + e]
-                            XCTAssertLessThanOrEqual(abs(got - want), 1e-5 * (abs(want) + 1), "batch \(i) elem \(e)")
+                            #expect(abs(got - want) <= 1e-5 * (abs(want) + 1), "batch \(i) elem \(e)")
                         }
                     }
                 }
@@ -206,12 +211,12 @@ final class GEMMTests: XCTestCase {
         }
     }
 
-    func testMatmulTensorWrapper() throws {
+    @Test func testMatmulTensorWrapper() throws {
         var rng = SplitMix64(seed: 9)
         let a = Tensor(randomNormal: [5, 7], using: &rng)
         let b = Tensor(randomNormal: [7, 3], using: &rng)
         let c = try matmul(a, b)
-        XCTAssertEqual(c.shape, [5, 3])
+        #expect(c.shape == [5, 3])
         for i in 0..<5 {
             for j in 0..<3 {
                 var ref = 0.0, mag = 0.0
@@ -219,21 +224,21 @@ final class GEMMTests: XCTestCase {
                     ref += Double(a.data[i * 7 + p]) * Double(b.data[p * 3 + j])
                     mag += abs(Double(a.data[i * 7 + p]) * Double(b.data[p * 3 + j]))
                 }
-                XCTAssertLessThanOrEqual(abs(Double(c.data[i * 3 + j]) - ref), 1e-5 * mag + 1e-6)
+                #expect(abs(Double(c.data[i * 3 + j]) - ref) <= 1e-5 * mag + 1e-6)
             }
         }
         // Transposed operands give the same product.
         let at = try Tensor(shape: [7, 5], data: (0..<35).map { a.data[($0 % 5) * 7 + $0 / 5] })
         let bt = try Tensor(shape: [3, 7], data: (0..<21).map { b.data[($0 % 7) * 3 + $0 / 7] })
         let c2 = try matmul(at, bt, transA: true, transB: true)
-        for i in 0..<15 { XCTAssertEqual(c2.data[i], c.data[i], accuracy: 1e-5) }
+        for i in 0..<15 { #expect(abs(c2.data[i] - c.data[i]) <= 1e-5) }
         // k == 0 gives zeros.
-        XCTAssertEqual(try matmul(Tensor(zeros: [2, 0]), Tensor(zeros: [0, 3])).data, [Float](repeating: 0, count: 6))
+        #expect(try matmul(Tensor(zeros: [2, 0]), Tensor(zeros: [0, 3])).data == [Float](repeating: 0, count: 6))
         // Errors.
-        XCTAssertThrowsError(try matmul(a, a)) { XCTAssertTrue($0 is TensorError) }
-        XCTAssertThrowsError(try matmul(Tensor(zeros: [2, 3, 4]), b))
-        XCTAssertThrowsError(try matmul(a, Tensor(zeros: [7])))
-        XCTAssertThrowsError(try matmul(a, b, transB: true))
-        XCTAssertNoThrow(try matmul(a, a, transB: true))
+        #expect(throws: TensorError.self) { try matmul(a, a) }
+        #expect(throws: TensorError.self) { try matmul(Tensor(zeros: [2, 3, 4]), b) }
+        #expect(throws: TensorError.self) { try matmul(a, Tensor(zeros: [7])) }
+        #expect(throws: TensorError.self) { try matmul(a, b, transB: true) }
+        #expect(throws: Never.self) { try matmul(a, a, transB: true) }
     }
 }

@@ -1,4 +1,5 @@
-import XCTest
+import Foundation
+import Testing
 
 @testable import SACTensor
 
@@ -7,7 +8,7 @@ import XCTest
 /// window, must give the gradient of the mean loss over the union batch and the same AdamW
 /// steps. Tolerance: |acc − union| <= 1e-6·max|union| per tensor for gradients, and
 /// <= 1e-6·|union| + 1e-7 elementwise for parameters after AdamW steps.
-final class GradAccumulationTests: XCTestCase {
+@Suite struct GradAccumulationTests {
     static let classes = 5, dim = 7
 
     struct Token { var x: [Float]; var label: Int }  // label -1: masked (not counted)
@@ -44,16 +45,16 @@ final class GradAccumulationTests: XCTestCase {
         }
     }
 
-    func assertClose(_ a: [Float], _ b: [Float], _ what: String, line: UInt = #line) {
+    func assertClose(_ a: [Float], _ b: [Float], _ what: String, sourceLocation: SourceLocation = #_sourceLocation) {
         let scale = b.map { abs($0) }.max()!
-        XCTAssertGreaterThan(scale, 0, line: line)
+        #expect(scale > 0, sourceLocation: sourceLocation)
         for i in 0..<b.count where !(abs(a[i] - b[i]) <= 1e-6 * scale) {
-            XCTFail("\(what)[\(i)]: \(a[i]) vs \(b[i])", line: line)
+            Issue.record("\(what)[\(i)]: \(a[i]) vs \(b[i])", sourceLocation: sourceLocation)
             return
         }
     }
 
-    func testThreeMicroBatchesEqualOneUnionBatch() throws {
+    @Test func threeMicroBatchesEqualOneUnionBatch() throws {
         var rng = SplitMix64(seed: 2024)
         let W0 = Tensor(randomNormal: [Self.classes, Self.dim], std: 0.5, using: &rng)
         let b0 = Tensor(randomNormal: [Self.classes], std: 0.5, using: &rng)
@@ -77,19 +78,20 @@ final class GradAccumulationTests: XCTestCase {
                     tokens[r], W: accP[0].value.data, b: accP[1].value.data, weight: 1, gW: &gW, gb: &gb)
                 try accP[0].accumulateGrad(Tensor(shape: [Self.classes, Self.dim], data: gW))
                 try accP[1].accumulateGrad(Tensor(shape: [Self.classes], data: gb))
-                XCTAssertEqual(acc.record(tokens: n, lossSum: loss), k == 2)
+                let complete = acc.record(tokens: n, lossSum: loss)
+                #expect(complete == (k == 2))
             }
-            XCTAssertTrue(acc.isComplete)
+            #expect(acc.isComplete)
             let total = tokens.filter { $0.label >= 0 }.count
-            XCTAssertEqual(acc.tokenCount, total)
-            scaleGradients(accP, by: try XCTUnwrap(acc.gradientScale))
+            #expect(acc.tokenCount == total)
+            scaleGradients(accP, by: try #require(acc.gradientScale))
 
             // Union: mean loss over all counted tokens in one pass.
             var gW = [Float](repeating: 0, count: Self.classes * Self.dim)
             var gb = [Float](repeating: 0, count: Self.classes)
             let (uLoss, uN) = Self.backward(
                 tokens[...], W: uniP[0].value.data, b: uniP[1].value.data, weight: 1 / Float(total), gW: &gW, gb: &gb)
-            XCTAssertEqual(uN, total)
+            #expect(uN == total)
             try uniP[0].accumulateGrad(Tensor(shape: [Self.classes, Self.dim], data: gW))
             try uniP[1].accumulateGrad(Tensor(shape: [Self.classes], data: gb))
 
@@ -97,41 +99,46 @@ final class GradAccumulationTests: XCTestCase {
             assertClose(accP[1].grad.data, uniP[1].grad.data, "window \(window) db")
             // Window 0: same parameters and per-token losses, so equal up to Float64 rounding;
             // window 1: the two runs' parameters differ within the 1e-6 step tolerance.
-            XCTAssertEqual(
-                try XCTUnwrap(acc.meanLoss), uLoss / Double(uN), accuracy: (window == 0 ? 1e-12 : 1e-6) * uLoss)
+            let meanLoss = try #require(acc.meanLoss)
+            #expect(abs(meanLoss - uLoss / Double(uN)) <= (window == 0 ? 1e-12 : 1e-6) * uLoss)
 
             accOpt.step(); uniOpt.step()
             accOpt.zeroGrad(); uniOpt.zeroGrad()
             acc.reset()
             for (a, u) in zip(accP, uniP) {
                 for i in 0..<u.count where !(abs(a.value.data[i] - u.value.data[i]) <= 1e-6 * abs(u.value.data[i]) + 1e-7) {
-                    XCTFail("window \(window) \(u.name)[\(i)]: \(a.value.data[i]) vs \(u.value.data[i])")
+                    Issue.record("window \(window) \(u.name)[\(i)]: \(a.value.data[i]) vs \(u.value.data[i])")
                     break
                 }
             }
             // The step moved the parameters (the test would not detect a no-op otherwise).
-            XCTAssertNotEqual(accP[0].value, W0)
+            #expect(accP[0].value != W0)
         }
     }
 
-    func testBookkeeping() throws {
-        XCTAssertThrowsError(try GradAccumulation(microBatches: 0))
+    @Test func bookkeeping() throws {
+        #expect(throws: (any Error).self) { try GradAccumulation(microBatches: 0) }
         var acc = try GradAccumulation(microBatches: 2)
-        XCTAssertNil(acc.gradientScale)
-        XCTAssertFalse(acc.record(tokens: 0, lossSum: 0))
-        XCTAssertTrue(acc.record(tokens: 0, lossSum: 0))
-        XCTAssertNil(acc.gradientScale, "no counted tokens: the caller skips the step")
-        XCTAssertNil(acc.meanLoss)
+        #expect(acc.gradientScale == nil)
+        var complete = acc.record(tokens: 0, lossSum: 0)
+        #expect(!complete)
+        complete = acc.record(tokens: 0, lossSum: 0)
+        #expect(complete)
+        #expect(acc.gradientScale == nil, "no counted tokens: the caller skips the step")
+        #expect(acc.meanLoss == nil)
         acc.reset()
-        XCTAssertFalse(acc.record(tokens: 3, lossSum: 6))
-        XCTAssertTrue(acc.record(tokens: 7, lossSum: 1))
-        XCTAssertEqual(acc.gradientScale, Float(0.1))
-        XCTAssertEqual(try XCTUnwrap(acc.meanLoss), 0.7, accuracy: 1e-15)
+        complete = acc.record(tokens: 3, lossSum: 6)
+        #expect(!complete)
+        complete = acc.record(tokens: 7, lossSum: 1)
+        #expect(complete)
+        #expect(acc.gradientScale == Float(0.1))
+        let meanLoss = try #require(acc.meanLoss)
+        #expect(abs(meanLoss - 0.7) <= 1e-15)
     }
 
     /// scaleGradients on awkward sizes (1, 17, above the threading threshold) vs Float64,
     /// relative 1e-7; frozen parameters untouched.
-    func testScaleGradients() throws {
+    @Test func scaleGradientsMatchesFloat64() throws {
         var rng = SplitMix64(seed: 5)
         let ps = try [[1], [17], [40_003]].enumerated().map { i, s in
             let p = Parameter(name: "s\(i)", value: Tensor(zeros: s))
@@ -145,9 +152,9 @@ final class GradAccumulationTests: XCTestCase {
         for (p, g) in zip(ps, before) {
             for i in 0..<g.count {
                 let want = Double(g[i]) * Double(Float(0.37))
-                XCTAssertEqual(Double(p.grad.data[i]), want, accuracy: 1e-7 * abs(want), "\(p.name)[\(i)]")
+                #expect(abs(Double(p.grad.data[i]) - want) <= 1e-7 * abs(want), "\(p.name)[\(i)]")
             }
         }
-        XCTAssertEqual(frozen.grad.data, before[3])
+        #expect(frozen.grad.data == before[3])
     }
 }

@@ -1,9 +1,9 @@
-import XCTest
+import Testing
 
 @testable import SACTensor
 
 /// Gradient norm and clipping against a Float64 reference and torch's clip_grad_norm_.
-final class GradClipTests: XCTestCase {
+@Suite struct GradClipTests {
     /// Parameters of awkward sizes, one above the threading threshold, with random gradients.
     func makeParams(seed: UInt64, std: Float) throws -> [Parameter] {
         var rng = SplitMix64(seed: seed)
@@ -22,38 +22,38 @@ final class GradClipTests: XCTestCase {
 
     /// Norm: relative 1e-12 vs Float64 (both accumulate in Float64). Clipped gradients:
     /// relative 1e-6 vs g·maxNorm/(norm + 1e-6) in Float64; the clipped norm is maxNorm ± 1e-5.
-    func testClipMatchesFloat64Reference() throws {
+    @Test func clipMatchesFloat64Reference() throws {
         let ps = try makeParams(seed: 11, std: 0.5)
         let ref = referenceNorm(ps)
-        XCTAssertEqual(gradNorm(ps), ref, accuracy: 1e-12 * ref)
+        #expect(abs(gradNorm(ps) - ref) <= 1e-12 * ref)
         let before = ps.map { $0.grad.data }
         let maxNorm: Float = 1.5
         let norm = try clipGradNorm(ps, maxNorm: maxNorm)
-        XCTAssertEqual(norm, Float(ref), accuracy: 1e-7 * Float(ref))
-        XCTAssertGreaterThan(ref, Double(maxNorm))
+        #expect(abs(norm - Float(ref)) <= 1e-7 * Float(ref))
+        #expect(ref > Double(maxNorm))
         let coef = Double(maxNorm) / (ref + 1e-6)
         for (p, g0) in zip(ps, before) {
             for i in 0..<g0.count {
                 let want = Double(g0[i]) * coef
-                XCTAssertEqual(Double(p.grad.data[i]), want, accuracy: 1e-6 * abs(want) + 1e-12, "\(p.name)[\(i)]")
+                #expect(abs(Double(p.grad.data[i]) - want) <= 1e-6 * abs(want) + 1e-12, "\(p.name)[\(i)]")
             }
         }
-        XCTAssertEqual(gradNorm(ps), Double(maxNorm), accuracy: 1e-5)
+        #expect(abs(gradNorm(ps) - Double(maxNorm)) <= 1e-5)
     }
 
     /// Below maxNorm the gradients are untouched (bitwise) and the norm is still returned.
-    func testNoClipBelowMaxNorm() throws {
+    @Test func noClipBelowMaxNorm() throws {
         let ps = try makeParams(seed: 12, std: 1e-3)
         let before = ps.map { $0.grad }
         let ref = referenceNorm(ps)
         let norm = try clipGradNorm(ps, maxNorm: 1)
-        XCTAssertLessThan(ref, 1)
-        XCTAssertEqual(norm, Float(ref), accuracy: 1e-7 * Float(ref))
-        XCTAssertEqual(ps.map { $0.grad }, before)
+        #expect(ref < 1)
+        #expect(abs(norm - Float(ref)) <= 1e-7 * Float(ref))
+        #expect(ps.map { $0.grad } == before)
     }
 
     /// Norms from torch.nn.utils.clip_grad_norm_ (scripts/ref_optim.py), relative 1e-6.
-    func testNormsMatchTorch() throws {
+    @Test func normsMatchTorch() throws {
         for t in 0..<OptimReference.grads.count {
             let ps = try (0..<3).map { i in
                 let p = Parameter(name: "p\(i)", value: Tensor(zeros: OptimReference.shapes[i]))
@@ -63,45 +63,48 @@ final class GradClipTests: XCTestCase {
                 return p
             }
             let want = OptimReference.clippedNorms[t]
-            XCTAssertEqual(try clipGradNorm(ps, maxNorm: 1), want, accuracy: 1e-6 * want, "step \(t)")
+            let norm = try clipGradNorm(ps, maxNorm: 1)
+            #expect(abs(norm - want) <= 1e-6 * want, "step \(t)")
         }
     }
 
     /// Frozen parameters neither count towards the norm nor get scaled.
-    func testFrozenParametersIgnored() throws {
+    @Test func frozenParametersIgnored() throws {
         let ps = try makeParams(seed: 13, std: 2)
         ps[2].requiresGrad = false
         let frozenGrad = ps[2].grad
         let ref = referenceNorm(ps)
-        XCTAssertEqual(Double(try clipGradNorm(ps, maxNorm: 0.5)), ref, accuracy: 1e-7 * ref)
-        XCTAssertEqual(ps[2].grad, frozenGrad)
+        let norm = Double(try clipGradNorm(ps, maxNorm: 0.5))
+        #expect(abs(norm - ref) <= 1e-7 * ref)
+        #expect(ps[2].grad == frozenGrad)
         ps[2].requiresGrad = true
         let rest = referenceNorm([ps[0], ps[1], ps[3]])
-        XCTAssertEqual(rest, 0.5, accuracy: 1e-5)
+        #expect(abs(rest - 0.5) <= 1e-5)
     }
 
     /// NaN or inf in a gradient: the non-finite norm is returned and the gradients are untouched.
-    func testNonFiniteNormIsReportedWithoutScaling() throws {
+    @Test func nonFiniteNormIsReportedWithoutScaling() throws {
         for bad in [Float.nan, .infinity, -.infinity] {
             let ps = try makeParams(seed: 14, std: 3)
             try ps[3].accumulateGrad({ var t = Tensor(zeros: [70_001]); t.data[70_000] = bad; return t }())
             let before = ps.map { $0.grad.data }
             let norm = try clipGradNorm(ps, maxNorm: 1)
-            XCTAssertFalse(norm.isFinite, "\(bad)")
-            if bad.isNaN { XCTAssertTrue(norm.isNaN) } else { XCTAssertEqual(norm, .infinity) }
+            #expect(!norm.isFinite, "\(bad)")
+            if bad.isNaN { #expect(norm.isNaN) } else { #expect(norm == Float.infinity) }
             for (p, g) in zip(ps, before) {
-                XCTAssertTrue(zip(p.grad.data, g).allSatisfy { $0 == $1 || ($0.isNaN && $1.isNaN) })
+                #expect(zip(p.grad.data, g).allSatisfy { $0 == $1 || ($0.isNaN && $1.isNaN) })
             }
         }
     }
 
-    func testRejectsNegativeOrNaNMaxNorm() throws {
+    @Test func rejectsNegativeOrNaNMaxNorm() throws {
         let ps = try makeParams(seed: 15, std: 1)
-        XCTAssertThrowsError(try clipGradNorm(ps, maxNorm: -1))
-        XCTAssertThrowsError(try clipGradNorm(ps, maxNorm: .nan))
+        #expect(throws: (any Error).self) { try clipGradNorm(ps, maxNorm: -1) }
+        #expect(throws: (any Error).self) { try clipGradNorm(ps, maxNorm: .nan) }
         // maxNorm = +inf measures without clipping.
         let before = ps.map { $0.grad }
-        XCTAssertEqual(Double(try clipGradNorm(ps, maxNorm: .infinity)), referenceNorm(ps), accuracy: 1e-3)
-        XCTAssertEqual(ps.map { $0.grad }, before)
+        let norm = Double(try clipGradNorm(ps, maxNorm: .infinity))
+        #expect(abs(norm - referenceNorm(ps)) <= 1e-3)
+        #expect(ps.map { $0.grad } == before)
     }
 }

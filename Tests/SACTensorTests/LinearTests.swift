@@ -1,9 +1,9 @@
-import XCTest
+import Testing
 @testable import SACTensor
 
 /// Linear (+LoRA) forward against a Float64 reference and backward against central finite
 /// differences of the Float64 loss L = Σ dy ⊙ y(x, W, A, B).
-final class LinearTests: XCTestCase {
+@Suite struct LinearTests {
     struct Dims { var t: Int, inF: Int, outF: Int, r: Int }
 
     func makeLayer(_ d: Dims, alpha: Float, rng: inout SplitMix64) throws -> Linear {
@@ -45,7 +45,7 @@ final class LinearTests: XCTestCase {
     static let dimsList = [Dims(t: 3, inF: 13, outF: 7, r: 2), Dims(t: 1, inF: 65, outF: 33, r: 8),
                            Dims(t: 17, inF: 31, outF: 129, r: 3), Dims(t: 2, inF: 5, outF: 1, r: 1)]
 
-    func testForwardMatchesFloat64WithAndWithoutLoRA() throws {
+    @Test func testForwardMatchesFloat64WithAndWithoutLoRA() throws {
         var rng = SplitMix64(seed: 11)
         for d in Self.dimsList {
             let layer = try makeLayer(d, alpha: 3, rng: &rng)
@@ -54,25 +54,25 @@ final class LinearTests: XCTestCase {
             let a64 = layer.lora!.a.data.map(Double.init), b64 = layer.lora!.b.data.map(Double.init)
             for useLoRA in [true, false] {
                 let (y, cache) = try layer.forward(x, useLoRA: useLoRA)
-                XCTAssertEqual(y.shape, [d.t, d.outF])
-                XCTAssertEqual(cache.xa == nil, !useLoRA)
+                #expect(y.shape == [d.t, d.outF])
+                #expect((cache.xa == nil) == !useLoRA)
                 let ref = Self.reference(x: x64, w: w64, a: useLoRA ? a64 : nil, b: useLoRA ? b64 : nil,
                                          s: 3 / Double(d.r), d)
                 for e in 0..<y.count {
-                    XCTAssertLessThanOrEqual(abs(Double(y.data[e]) - ref.y[e]), 1e-5 * ref.mag[e] + 1e-6, "\(d) lora=\(useLoRA) e=\(e)")
+                    #expect(abs(Double(y.data[e]) - ref.y[e]) <= 1e-5 * ref.mag[e] + 1e-6, "\(d) lora=\(useLoRA) e=\(e)")
                 }
                 if let xa = cache.xa {  // saved x·Aᵀ
                     for i in 0..<d.t { for q in 0..<d.r {
                         var s = 0.0, m = 0.0
                         for p in 0..<d.inF { s += x64[i * d.inF + p] * a64[q * d.inF + p]; m += abs(x64[i * d.inF + p] * a64[q * d.inF + p]) }
-                        XCTAssertLessThanOrEqual(abs(Double(xa.data[i * d.r + q]) - s), 1e-5 * m + 1e-6)
+                        #expect(abs(Double(xa.data[i * d.r + q]) - s) <= 1e-5 * m + 1e-6)
                     } }
                 }
             }
         }
     }
 
-    func testLoRAOffEqualsPlainLayerAndLeadingDimsFlatten() throws {
+    @Test func testLoRAOffEqualsPlainLayerAndLeadingDimsFlatten() throws {
         var rng = SplitMix64(seed: 12)
         let d = Dims(t: 6, inF: 13, outF: 7, r: 2)
         let layer = try makeLayer(d, alpha: 4, rng: &rng)
@@ -80,15 +80,15 @@ final class LinearTests: XCTestCase {
         let x = Tensor(randomNormal: [2, 3, d.inF], using: &rng)
         let (y1, c1) = try layer.forward(x, useLoRA: false)
         let (y2, _) = try plain.forward(x)
-        XCTAssertEqual(y1.shape, [2, 3, d.outF])
-        XCTAssertEqual(y1, y2)
-        XCTAssertNil(c1.xa)
+        #expect(y1.shape == [2, 3, d.outF])
+        #expect(y1 == y2)
+        #expect(c1.xa == nil)
         let (y3, _) = try layer.forward(x, useLoRA: true)
-        XCTAssertNotEqual(y1, y3)
+        #expect(y1 != y3)
     }
 
     /// Checks analytic gradients against central differences of the Float64 loss.
-    func testBackwardMatchesFiniteDifferences() throws {
+    @Test func testBackwardMatchesFiniteDifferences() throws {
         var rng = SplitMix64(seed: 13)
         for d in [Dims(t: 3, inF: 13, outF: 7, r: 2), Dims(t: 5, inF: 7, outF: 11, r: 3)] {
             for useLoRA in [true, false] {
@@ -117,11 +117,11 @@ final class LinearTests: XCTestCase {
                         params[pi][e] = v
                         let fd = (lp - lm) / (2 * h)
                         let g = Double(analytic[pi][e])
-                        XCTAssertLessThanOrEqual(abs(g - fd), 1e-4 * (1 + abs(fd)), "\(d) lora=\(useLoRA) \(name)[\(e)]: \(g) vs \(fd)")
+                        #expect(abs(g - fd) <= 1e-4 * (1 + abs(fd)), "\(d) lora=\(useLoRA) \(name)[\(e)]: \(g) vs \(fd)")
                     }
                 }
                 if !useLoRA {  // LoRA off: the adapter gets no gradient
-                    XCTAssertTrue(grads.loraA!.data.allSatisfy { $0 == 0 } && grads.loraB!.data.allSatisfy { $0 == 0 })
+                    #expect(grads.loraA!.data.allSatisfy { $0 == 0 } && grads.loraB!.data.allSatisfy { $0 == 0 })
                 }
             }
         }
@@ -129,7 +129,7 @@ final class LinearTests: XCTestCase {
 
     /// Gradients accumulate (+=) into existing values; a frozen weight is skipped; the
     /// pointer API can accumulate into dx.
-    func testAccumulationFrozenWeightAndPointerAPI() throws {
+    @Test func testAccumulationFrozenWeightAndPointerAPI() throws {
         var rng = SplitMix64(seed: 14)
         let d = Dims(t: 3, inF: 13, outF: 7, r: 2)
         let layer = try makeLayer(d, alpha: 3, rng: &rng)
@@ -146,14 +146,14 @@ final class LinearTests: XCTestCase {
         _ = try layer.backward(dy, cache: cache, gradients: &acc)
         for (got, start, inc) in [(acc.weight!, g0.weight!, fresh.weight!), (acc.loraA!, g0.loraA!, fresh.loraA!),
                                   (acc.loraB!, g0.loraB!, fresh.loraB!)] {
-            for e in 0..<got.count { XCTAssertEqual(got.data[e], start.data[e] + inc.data[e], accuracy: 1e-5) }
+            for e in 0..<got.count { #expect(abs(got.data[e] - (start.data[e] + inc.data[e])) <= 1e-5) }
         }
         // Frozen base weight: only the adapter gets gradients; dx is unchanged.
         var frozen = Linear.Gradients(zerosFor: layer, weight: false)
         let dx2 = try layer.backward(dy, cache: cache, gradients: &frozen)
-        XCTAssertNil(frozen.weight)
-        XCTAssertEqual(dx2, dx)
-        XCTAssertEqual(frozen.loraA, fresh.loraA)
+        #expect(frozen.weight == nil)
+        #expect(dx2 == dx)
+        #expect(frozen.loraA == fresh.loraA)
 
         // Pointer API, accumulateInput: dx = dx0 + gradient.
         var dxAcc = (0..<(d.t * d.inF)).map { _ in Float(rng.nextGaussian()) }
@@ -171,26 +171,26 @@ final class LinearTests: XCTestCase {
                 }
             }
         }
-        for e in 0..<dxAcc.count { XCTAssertEqual(dxAcc[e], dx0[e] + dx.data[e], accuracy: 1e-5) }
+        for e in 0..<dxAcc.count { #expect(abs(dxAcc[e] - (dx0[e] + dx.data[e])) <= 1e-5) }
     }
 
-    func testShapeErrors() throws {
+    @Test func testShapeErrors() throws {
         var rng = SplitMix64(seed: 15)
         let w = Tensor(randomNormal: [7, 13], using: &rng)
-        XCTAssertThrowsError(try Linear(weight: Tensor(zeros: [7])))
-        XCTAssertThrowsError(try LoRAAdapter(a: Tensor(zeros: [2, 13]), b: Tensor(zeros: [7, 3]), alpha: 1))
-        XCTAssertThrowsError(try Linear(weight: w, lora: LoRAAdapter(a: Tensor(zeros: [2, 12]), b: Tensor(zeros: [7, 2]), alpha: 1)))
-        XCTAssertThrowsError(try Linear(weight: w, lora: LoRAAdapter(a: Tensor(zeros: [2, 13]), b: Tensor(zeros: [6, 2]), alpha: 1)))
+        #expect(throws: TensorError.self) { try Linear(weight: Tensor(zeros: [7])) }
+        #expect(throws: TensorError.self) { try LoRAAdapter(a: Tensor(zeros: [2, 13]), b: Tensor(zeros: [7, 3]), alpha: 1) }
+        #expect(throws: TensorError.self) { try Linear(weight: w, lora: LoRAAdapter(a: Tensor(zeros: [2, 12]), b: Tensor(zeros: [7, 2]), alpha: 1)) }
+        #expect(throws: TensorError.self) { try Linear(weight: w, lora: LoRAAdapter(a: Tensor(zeros: [2, 13]), b: Tensor(zeros: [6, 2]), alpha: 1)) }
         let layer = try Linear(weight: w, lora: LoRAAdapter(a: Tensor(zeros: [2, 13]), b: Tensor(zeros: [7, 2]), alpha: 1))
-        XCTAssertThrowsError(try layer.forward(Tensor(zeros: [3, 12]))) { XCTAssertTrue($0 is TensorError) }
+        #expect(throws: TensorError.self) { try layer.forward(Tensor(zeros: [3, 12])) }
         let (_, cache) = try layer.forward(Tensor(randomNormal: [3, 13], using: &rng))
         var g = Linear.Gradients(zerosFor: layer)
-        XCTAssertThrowsError(try layer.backward(Tensor(zeros: [3, 6]), cache: cache, gradients: &g))
+        #expect(throws: TensorError.self) { try layer.backward(Tensor(zeros: [3, 6]), cache: cache, gradients: &g) }
         var bad = Linear.Gradients(weight: Tensor(zeros: [13, 7]))
-        XCTAssertThrowsError(try layer.backward(Tensor(zeros: [3, 7]), cache: cache, gradients: &bad))
+        #expect(throws: TensorError.self) { try layer.backward(Tensor(zeros: [3, 7]), cache: cache, gradients: &bad) }
         var half = Linear.Gradients(loraA: Tensor(zeros: [2, 13]))
-        XCTAssertThrowsError(try layer.backward(Tensor(zeros: [3, 7]), cache: cache, gradients: &half))
+        #expect(throws: TensorError.self) { try layer.backward(Tensor(zeros: [3, 7]), cache: cache, gradients: &half) }
         let plain = try Linear(weight: w)
-        XCTAssertThrowsError(try plain.backward(Tensor(zeros: [3, 7]), cache: cache, gradients: &g))
+        #expect(throws: TensorError.self) { try plain.backward(Tensor(zeros: [3, 7]), cache: cache, gradients: &g) }
     }
 }
