@@ -43,12 +43,12 @@ struct Generate: ParsableCommand {
             if let e = tok.eosTokenId { stops.insert(Int32(e)) }
             if let e = loaded.model.config.eosTokenId { stops.insert(Int32(e)) }
         }
-        var stream = tok.makeStreamingDecoder()
+        var stream = StreamingDecoder(tokenizer: tok, skipSpecialTokens: false)
         let cache = loaded.model.makeCache(capacity: ids.count + maxTokens)
         let (_, stats) = try loaded.model.generate(
             prompt: ids, cache: cache, maxTokens: maxTokens, sampler: sampler, stopTokens: stops
         ) { token in
-            stdoutWrite(stream.add(token))
+            stdoutWrite(stream.append(token))
             return true
         }
         stdoutWrite(stream.finish())
