@@ -1,7 +1,7 @@
-import XCTest
+import Testing
 @testable import SACTensor
 
-final class QuantizedMatrixTests: XCTestCase {
+@Suite struct QuantizedMatrixTests {
     // MARK: Reference (scalar, written independently of the kernels)
 
     /// IEEE binary16 → Float32 by bit manipulation (no Float16 type involved).
@@ -70,7 +70,7 @@ final class QuantizedMatrixTests: XCTestCase {
 
     // MARK: Dequantisation
 
-    func testDequantizeMatchesScalarDecoderExactly() throws {
+    @Test func dequantizeMatchesScalarDecoderExactly() throws {
         var rng = SplitMix64(seed: 0x51AC_0001)
         for f in QuantFormat.allCases {
             for (rows, cols) in Self.shapes {
@@ -78,21 +78,23 @@ final class QuantizedMatrixTests: XCTestCase {
                 let m = try QuantizedMatrix(format: f, rows: rows, cols: cols, bytes: bytes)
                 let ref = Self.refDequantize(f, rows: rows, cols: cols, bytes)
                 let all = m.dequantized()
-                XCTAssertEqual(all.shape, [rows, cols])
-                XCTAssertEqual(all.data.map(\.bitPattern), ref.map(\.bitPattern), "\(f) \(rows)×\(cols)")
+                #expect(all.shape == [rows, cols])
+                let allBits = all.data.map(\.bitPattern), refBits = ref.map(\.bitPattern)
+                #expect(allBits == refBits, "\(f) \(rows)×\(cols)")
                 // A sub-range of rows lands at the start of the output.
                 let lo = rows / 3, hi = rows - rows / 4
                 var part = [Float](repeating: .nan, count: (hi - lo) * cols + 1)
                 part.withUnsafeMutableBufferPointer { m.dequantize(rows: lo..<hi, into: $0.baseAddress!) }
-                XCTAssertEqual(Array(part[0..<((hi - lo) * cols)]), Array(ref[(lo * cols)..<(hi * cols)]))
-                XCTAssertTrue(part.last!.isNaN, "wrote past the requested rows")
+                let partRows = Array(part[0..<((hi - lo) * cols)]), refRows = Array(ref[(lo * cols)..<(hi * cols)])
+                #expect(partRows == refRows)
+                #expect(part.last!.isNaN, "wrote past the requested rows")
             }
         }
     }
 
     /// Blocks and dequantised values (Float32 bit patterns) produced by gguf-py 's numpy
     /// `gguf.quants.dequantize` (one row of 64 weights per format, seed 12345).
-    func testDequantizeMatchesGGUFPy() throws {
+    @Test func dequantizeMatchesGGUFPy() throws {
         let cases: [(QuantFormat, [UInt8], [UInt32])] = [
         // q8_0: 2 blocks
         (.q8_0, [9, 42, 255, 178, 141, 177, 50, 58, 222, 196, 228, 201, 21, 19, 23, 81, 217, 239, 68, 52, 130, 36, 32, 204, 16, 233, 134, 164, 174, 6, 31, 173, 13, 123, 20, 170, 104, 193, 31, 100, 67, 143, 228, 214, 39, 75, 51, 85, 157, 229, 71, 145, 49, 195, 42, 153, 95, 138, 144, 54, 196, 207, 205, 47, 45, 158, 168, 58],
@@ -106,8 +108,10 @@ final class QuantizedMatrixTests: XCTestCase {
         ]
         for (f, bytes, bits) in cases {
             let m = try QuantizedMatrix(format: f, rows: 1, cols: 64, bytes: bytes)
-            XCTAssertEqual(m.dequantized().data.map(\.bitPattern), bits, "\(f)")
-            XCTAssertEqual(Self.refDequantize(f, rows: 1, cols: 64, bytes).map(\.bitPattern), bits, "\(f) reference")
+            let got = m.dequantized().data.map(\.bitPattern)
+            #expect(got == bits, "\(f)")
+            let refBits = Self.refDequantize(f, rows: 1, cols: 64, bytes).map(\.bitPattern)
+            #expect(refBits == bits, "\(f) reference")
         }
     }
 
@@ -132,7 +136,7 @@ final class QuantizedMatrixTests: XCTestCase {
     /// Checks one product; returns the worst error as a fraction of the tolerance.
     @discardableResult
     func checkMatmul(_ f: QuantFormat, rows: Int, cols: Int, tokens: Int, _ rng: inout SplitMix64,
-                     file: StaticString = #filePath, line: UInt = #line) throws -> Double {
+                     ) throws -> Double {
         let bytes = Self.randomBytes(f, rows: rows, cols: cols, &rng)
         let m = try QuantizedMatrix(format: f, rows: rows, cols: cols, bytes: bytes)
         let w = Self.refDequantize(f, rows: rows, cols: cols, bytes)
@@ -148,16 +152,15 @@ final class QuantizedMatrixTests: XCTestCase {
             let err = abs(Double(y[i]) - ref[i]), tol = 1e-5 * bound[i] + 1e-6
             worst = max(worst, err / tol)
             if !(err <= tol) {
-                XCTFail("\(f) \(rows)×\(cols) tokens \(tokens) at \(i): \(y[i]) vs \(ref[i]), tol \(tol)",
-                        file: file, line: line)
+                Issue.record("\(f) \(rows)×\(cols) tokens \(tokens) at \(i): \(y[i]) vs \(ref[i]), tol \(tol)")
                 return worst
             }
         }
-        XCTAssertLessThanOrEqual(worst, 1, file: file, line: line)
+        #expect(worst <= 1)
         return worst
     }
 
-    func testMatmulMatchesFloat64Reference() throws {
+    @Test func matmulMatchesFloat64Reference() throws {
         var rng = SplitMix64(seed: 0x51AC_0002)
         for f in QuantFormat.allCases {
             var worst = 0.0
@@ -172,7 +175,7 @@ final class QuantizedMatrixTests: XCTestCase {
 
     /// Enough rows that `forRanges` splits them over two threads; every token-group size 1…8
     /// plus 8 + 3 (a second group).
-    func testMatmulThreadedAndAllTokenGroups() throws {
+    @Test func matmulThreadedAndAllTokenGroups() throws {
         let saved = Parallel.threads
         defer { Parallel.threads = saved }
         Parallel.threads = 2
@@ -186,51 +189,52 @@ final class QuantizedMatrixTests: XCTestCase {
         }
     }
 
-    func testTensorMatmulAgreesWithPointerMatmul() throws {
+    @Test func tensorMatmulAgreesWithPointerMatmul() throws {
         var rng = SplitMix64(seed: 0x51AC_0004)
         let f = QuantFormat.q4_1, rows = 13, cols = 64
         let m = try QuantizedMatrix(format: f, rows: rows, cols: cols, bytes: Self.randomBytes(f, rows: rows, cols: cols, &rng))
         let x = Tensor(randomNormal: [3, cols], using: &rng)
         let y = try m.matmul(x)
-        XCTAssertEqual(y.shape, [3, rows])
+        #expect(y.shape == [3, rows])
         var direct = [Float](repeating: 0, count: 3 * rows)
         x.data.withUnsafeBufferPointer { xp in
             direct.withUnsafeMutableBufferPointer { m.matmul(x: xp.baseAddress!, tokens: 3, y: $0.baseAddress!) }
         }
-        XCTAssertEqual(y.data, direct)
+        #expect(y.data == direct)
         let v = try m.matmul(Tensor(shape: [cols], data: Array(x.data[0..<cols])))
-        XCTAssertEqual(v.shape, [rows])
-        XCTAssertEqual(v.data, Array(direct[0..<rows]))
-        XCTAssertThrowsError(try m.matmul(Tensor(zeros: [3, cols + 32])))
-        XCTAssertThrowsError(try m.matmul(Tensor(zeros: [2, 3, cols])))
+        #expect(v.shape == [rows])
+        let firstRow = Array(direct[0..<rows])
+        #expect(v.data == firstRow)
+        #expect(throws: TensorError.self) { try m.matmul(Tensor(zeros: [3, cols + 32])) }
+        #expect(throws: TensorError.self) { try m.matmul(Tensor(zeros: [2, 3, cols])) }
     }
 
     // MARK: Errors
 
-    func testInvalidShapesAndByteCountsThrow() throws {
+    @Test func invalidShapesAndByteCountsThrow() throws {
         for f in QuantFormat.allCases {
             let good = 3 * 2 * f.blockBytes
-            XCTAssertNoThrow(try QuantizedMatrix(format: f, rows: 3, cols: 64, bytes: [UInt8](repeating: 0, count: good)))
+            _ = try QuantizedMatrix(format: f, rows: 3, cols: 64, bytes: [UInt8](repeating: 0, count: good))
             for badCols in [1, 31, 33, 100] {
-                XCTAssertThrowsError(try QuantizedMatrix(
-                    format: f, rows: 3, cols: badCols, bytes: [UInt8](repeating: 0, count: good))) { e in
-                    guard case TensorError.invalidArgument = e else { return XCTFail("\(e)") }
+                let e = #expect(throws: TensorError.self) {
+                    try QuantizedMatrix(format: f, rows: 3, cols: badCols, bytes: [UInt8](repeating: 0, count: good))
                 }
+                if case .invalidArgument = e {} else { Issue.record("expected invalidArgument, got \(String(describing: e))") }
             }
             for badCount in [0, good - 1, good + 1, good + f.blockBytes] {
-                XCTAssertThrowsError(try QuantizedMatrix(
-                    format: f, rows: 3, cols: 64, bytes: [UInt8](repeating: 0, count: badCount))) { e in
-                    guard case TensorError.invalidArgument = e else { return XCTFail("\(e)") }
+                let e = #expect(throws: TensorError.self) {
+                    try QuantizedMatrix(format: f, rows: 3, cols: 64, bytes: [UInt8](repeating: 0, count: badCount))
                 }
+                if case .invalidArgument = e {} else { Issue.record("expected invalidArgument, got \(String(describing: e))") }
                 let raw = [UInt8](repeating: 7, count: badCount)
-                XCTAssertThrowsError(try raw.withUnsafeBytes {
-                    try QuantizedMatrix(format: f, rows: 3, cols: 64, copying: $0)
-                })
+                #expect(throws: TensorError.self) {
+                    try raw.withUnsafeBytes { try QuantizedMatrix(format: f, rows: 3, cols: 64, copying: $0) }
+                }
             }
-            XCTAssertThrowsError(try QuantizedMatrix(format: f, rows: -1, cols: 64, bytes: []))
+            #expect(throws: TensorError.self) { try QuantizedMatrix(format: f, rows: -1, cols: 64, bytes: []) }
             let raw = (0..<good).map { UInt8(truncatingIfNeeded: $0 * 37) }
             let copied = try raw.withUnsafeBytes { try QuantizedMatrix(format: f, rows: 3, cols: 64, copying: $0) }
-            XCTAssertEqual(copied.bytes, raw)
+            #expect(copied.bytes == raw)
         }
     }
 }
