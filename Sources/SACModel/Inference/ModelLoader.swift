@@ -61,7 +61,7 @@ public enum ModelLoader {
 
     static func loadTokenizer(url: URL, source: (any WeightSource)?) throws -> Tokenizer {
         var isDirectory: ObjCBool = false
-        FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory)
+        _ = FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory)
         if isDirectory.boolValue {
             let json = url.appendingPathComponent("tokenizer.json")
             guard FileManager.default.fileExists(atPath: json.path) else {
