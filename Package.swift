@@ -19,6 +19,10 @@ let package = Package(
         .executable(name: "sac", targets: ["sac"]),
         .library(name: "SACTensor", targets: ["SACTensor"]),
         .library(name: "SACModel", targets: ["SACModel"]),
+        .library(name: "SACCompression", targets: ["SACCompression"]),
+        .library(name: "SACData", targets: ["SACData"]),
+        .library(name: "SACTraining", targets: ["SACTraining"]),
+        .library(name: "SACEvaluation", targets: ["SACEvaluation"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -28,11 +32,20 @@ let package = Package(
         .target(name: "SACTensor", swiftSettings: kernelFlags),
         // Llama config and weights, GGUF/safetensors readers, BPE tokenizer, KV cache, inference.
         .target(name: "SACModel", dependencies: ["SACTensor"], swiftSettings: kernelFlags),
+        // Compression methods (SAC, EPL, 500xCompressor, ICAE, full, tokens): carriers, masks,
+        // positions, LoRA, the encoder and decoder drivers, CompressedMemory and its file format.
+        .target(name: "SACCompression", dependencies: ["SACModel", "SACTensor"], swiftSettings: kernelFlags),
+        // Data readers: MRQA (.jsonl / .jsonl.gz), SQuAD v1.1 JSON, plain text.
+        .target(name: "SACData", swiftSettings: cpuFlags),
+        // Objectives (LM, AE, QA), batching, the trainer, checkpoints and resume.
+        .target(name: "SACTraining", dependencies: ["SACCompression", "SACData", "SACModel", "SACTensor"], swiftSettings: kernelFlags),
+        // Metrics (ROUGE-1 set F, EM, SQuAD F1/EM), the evaluator, Markdown/JSON reports.
+        .target(name: "SACEvaluation", dependencies: ["SACCompression", "SACData", "SACModel"], swiftSettings: cpuFlags),
         // The command-line tool.
         .executableTarget(
             name: "sac",
             dependencies: [
-                "SACTensor", "SACModel",
+                "SACTensor", "SACModel", "SACCompression", "SACData", "SACTraining", "SACEvaluation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: cpuFlags),
@@ -41,5 +54,14 @@ let package = Package(
         .testTarget(
             name: "SACModelTests", dependencies: ["SACModel", "SACTensor"],
             resources: [.copy("Fixtures")], swiftSettings: cpuFlags),
+        .testTarget(
+            name: "SACCompressionTests", dependencies: ["SACCompression", "SACModel", "SACTensor"], swiftSettings: cpuFlags),
+        .testTarget(
+            name: "SACDataTests", dependencies: ["SACData"], resources: [.copy("Fixtures")], swiftSettings: cpuFlags),
+        .testTarget(
+            name: "SACTrainingTests", dependencies: ["SACTraining", "SACCompression", "SACData", "SACModel", "SACTensor"],
+            swiftSettings: cpuFlags),
+        .testTarget(
+            name: "SACEvaluationTests", dependencies: ["SACEvaluation", "SACData"], swiftSettings: cpuFlags),
     ]
 )

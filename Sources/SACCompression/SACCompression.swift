@@ -1,0 +1,2 @@
+/// Compression methods and their encoder/decoder drivers.
+public enum SACCompression {}

@@ -1,0 +1,2 @@
+/// Objectives, the trainer, checkpoints.
+public enum SACTraining {}
