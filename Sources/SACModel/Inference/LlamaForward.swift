@@ -29,12 +29,42 @@ extension LlamaModel {
         hiddenStates: ((Int, UnsafeBufferPointer<Float>) -> Void)? = nil
     ) throws -> [Float] {
         let c = config
-        let T = ids.count
-        guard T > 0 else { throw TensorError.invalidArgument(op: "LlamaModel.forward", detail: "no tokens") }
+        guard !ids.isEmpty else { throw TensorError.invalidArgument(op: "LlamaModel.forward", detail: "no tokens") }
         if let bad = ids.first(where: { $0 < 0 || Int($0) >= c.vocabSize }) {
             throw TensorError.invalidArgument(
                 op: "LlamaModel.forward", detail: "token id \(bad) outside the vocabulary 0..<\(c.vocabSize)")
         }
+        return try forward(
+            embeddings: embed(ids), positions: positions, cache: cache, logits: logits, hiddenStates: hiddenStates)
+    }
+
+    /// The input embeddings `[ids.count × hidden]` of `ids` (ids must be in the vocabulary).
+    public func embed(_ ids: [Int32]) -> [Float] {
+        let d = config.hiddenSize
+        var x = [Float](repeating: 0, count: ids.count * d)
+        x.withUnsafeMutableBufferPointer { xp in
+            embedTokens.withUnsafeBufferPointer { ep in
+                for t in 0..<ids.count {
+                    (xp.baseAddress! + t * d).update(from: ep.baseAddress! + Int(ids[t]) * d, count: d)
+                }
+            }
+        }
+        return x
+    }
+
+    /// `forward` from input embeddings `[tokens × hidden]` instead of token ids: for learned
+    /// soft tokens (SAC's `[LM]`) and for methods whose memory is a sequence of embeddings (ICAE).
+    public func forward(
+        embeddings: [Float], positions: [Int32]? = nil, cache: KVCache, logits: LogitsSelection = .last,
+        hiddenStates: ((Int, UnsafeBufferPointer<Float>) -> Void)? = nil
+    ) throws -> [Float] {
+        let c = config
+        guard !embeddings.isEmpty, embeddings.count % c.hiddenSize == 0 else {
+            throw TensorError.shapeMismatch(
+                op: "LlamaModel.forward",
+                detail: "\(embeddings.count) embedding floats is not a positive multiple of hidden size \(c.hiddenSize)")
+        }
+        let T = embeddings.count / c.hiddenSize
         guard cache.layers == c.numLayers, cache.kvDim == c.numKVHeads * c.headDim else {
             throw TensorError.shapeMismatch(
                 op: "LlamaModel.forward",
@@ -56,7 +86,7 @@ extension LlamaModel {
         let prefix = cache.count
         cache.reserve(prefix + T)
 
-        var x = [Float](repeating: 0, count: T * d)
+        var x = embeddings
         var h = [Float](repeating: 0, count: T * d)
         var q = [Float](repeating: 0, count: T * qDim)
         var attn = [Float](repeating: 0, count: T * qDim)
@@ -71,13 +101,6 @@ extension LlamaModel {
         }
         var scratch = [Float](repeating: 0, count: max(1, scratchCount))
 
-        x.withUnsafeMutableBufferPointer { xp in
-            embedTokens.withUnsafeBufferPointer { ep in
-                for t in 0..<T {
-                    (xp.baseAddress! + t * d).update(from: ep.baseAddress! + Int(ids[t]) * d, count: d)
-                }
-            }
-        }
         if let hiddenStates { x.withUnsafeBufferPointer { hiddenStates(0, $0) } }
 
         for (li, layer) in layers.enumerated() {

@@ -31,9 +31,10 @@ public final class LlamaModel: @unchecked Sendable {
     let rope: RoPETable
 
     /// Builds the model from a weight source (GGUF file or Hugging Face directory) named `file`
-    /// in error messages. Projections stored as Q8_0/Q4_0/Q4_1 stay quantised; everything else
-    /// is read as Float32.
-    public init(weights: any WeightSource, file: String) throws {
+    /// in error messages. Projections stored as Q8_0/Q4_0/Q4_1 stay quantised unless
+    /// `dequantize` is true (training: the backward pass multiplies by every weight twice, so
+    /// Float32 weights are faster); everything else is read as Float32.
+    public init(weights: any WeightSource, file: String, dequantize: Bool = false) throws {
         let config = weights.config
         self.config = config
         let d = config.hiddenSize
@@ -46,7 +47,7 @@ public final class LlamaModel: @unchecked Sendable {
             return t.data
         }
         func projection(_ name: String, rows: Int, cols: Int) throws -> Projection {
-            if let q = try weights.quantized(name), let m = try Projection.quantizedMatrix(q) {
+            if !dequantize, let q = try weights.quantized(name), let m = try Projection.quantizedMatrix(q) {
                 guard m.rows == rows, m.cols == cols else {
                     throw ModelError.invalidField(
                         file: file, field: name, expected: "[\(rows), \(cols)]",
@@ -77,7 +78,7 @@ public final class LlamaModel: @unchecked Sendable {
         self.layers = layers
         norm = try vector("model.norm.weight", d)
         if config.tieWordEmbeddings {
-            if let q = try weights.quantized("model.embed_tokens.weight"), let m = try Projection.quantizedMatrix(q) {
+            if !dequantize, let q = try weights.quantized("model.embed_tokens.weight"), let m = try Projection.quantizedMatrix(q) {
                 lmHead = Projection(quantized: m)
             } else {
                 lmHead = Projection(dense: embedTokens, rows: config.vocabSize, cols: d)
@@ -86,6 +87,15 @@ public final class LlamaModel: @unchecked Sendable {
             lmHead = try projection("lm_head.weight", rows: config.vocabSize, cols: d)
         }
         rope = RoPETable(headDim: config.headDim, theta: config.ropeTheta)
+    }
+
+    /// Whether every projection is held as Float32.
+    public var isDense: Bool {
+        layers.allSatisfy { l in
+            [l.qProj, l.kProj, l.vProj, l.oProj, l.gateProj, l.upProj, l.downProj].allSatisfy {
+                if case .dense = $0.storage { return true } else { return false }
+            }
+        }
     }
 
     /// A new, empty KV cache for this model.

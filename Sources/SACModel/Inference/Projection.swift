@@ -67,6 +67,35 @@ public struct Projection: @unchecked Sendable {
         }
     }
 
+    /// Floats of scratch `applyTransposed` needs (the dequantised matrix for block weights).
+    func transposedScratchCount() -> Int {
+        if case .quantized = storage { return rows * cols }
+        return 0
+    }
+
+    /// dx[tokens × cols] (+)= dy[tokens × rows] · W: the input gradient of `apply`.
+    /// Accumulates when `accumulate`, else overwrites. `scratch` must hold
+    /// `transposedScratchCount()` floats.
+    func applyTransposed(
+        _ dy: UnsafePointer<Float>, tokens: Int, _ dx: UnsafeMutablePointer<Float>, accumulate: Bool,
+        scratch: UnsafeMutablePointer<Float>?
+    ) {
+        if tokens == 0 { return }
+        func run(_ w: UnsafePointer<Float>) {
+            GEMM.sgemm(
+                transA: false, transB: false, m: tokens, n: cols, k: rows, alpha: 1,
+                a: dy, lda: rows, b: w, ldb: cols, beta: accumulate ? 1 : 0, c: dx, ldc: cols)
+        }
+        switch storage {
+        case .dense(let w):
+            w.withUnsafeBufferPointer { run($0.baseAddress!) }
+        case .quantized(let q):
+            let s = scratch!
+            q.dequantize(rows: 0..<rows, into: s)
+            run(s)
+        }
+    }
+
     /// The weight as Float32 (dequantised when needed).
     public func dense() -> [Float] {
         switch storage {

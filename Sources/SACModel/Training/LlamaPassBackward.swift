@@ -1,0 +1,166 @@
+import SACTensor
+
+extension LlamaPass {
+    /// The output head as a projection (the embedding itself when tied).
+    var headProjection: Projection {
+        c.tieWordEmbeddings ? Projection(dense: model.embedTokens, rows: c.vocabSize, cols: c.hiddenSize) : model.lmHead
+    }
+
+    /// Cross-entropy of the logits at `rows` (indices into the pass's tokens) against
+    /// `targets`, and the gradient of `gradScale · Σ loss` with respect to the final hidden
+    /// states, `[tokens × hidden]` (zero outside `rows`), ready for `backward(dHidden:…)`.
+    ///
+    /// Returns the summed loss over the rows (Float64) and their number. Only the selected
+    /// rows go through the vocabulary-sized head.
+    public func crossEntropy(rows: [Int], targets: [Int32], gradScale: Float) throws
+        -> (lossSum: Double, count: Int, dHidden: [Float])
+    {
+        let op = "LlamaPass.crossEntropy"
+        guard !keysOnly else { throw TensorError.invalidArgument(op: op, detail: "the last pass kept keys only") }
+        guard rows.count == targets.count else {
+            throw TensorError.shapeMismatch(op: op, detail: "\(rows.count) rows, \(targets.count) targets")
+        }
+        let d = c.hiddenSize, V = c.vocabSize, T = tokens, R = rows.count
+        var dHidden = [Float](repeating: 0, count: T * d)
+        if R == 0 { return (0, 0, dHidden) }
+        for (i, r) in rows.enumerated() {
+            guard r >= 0 && r < T else { throw TensorError.invalidArgument(op: op, detail: "row \(r) outside 0..<\(T)") }
+            guard targets[i] >= 0 && Int(targets[i]) < V else {
+                throw TensorError.invalidArgument(op: op, detail: "target \(targets[i]) outside the vocabulary 0..<\(V)")
+            }
+        }
+        let head = headProjection
+        let h = FloatBuffer(R * d)
+        for (i, r) in rows.enumerated() { (h.pointer + i * d).update(from: hiddenBuf.pointer + r * d, count: d) }
+        let logits = FloatBuffer(R * V)
+        let hs = FloatBuffer(max(head.scratchCount(tokens: R), head.transposedScratchCount(), 1))
+        head.apply(h.pointer, tokens: R, logits.pointer, scratch: hs.pointer)
+        let res = targets.withUnsafeBufferPointer { tp in
+            CrossEntropy.forwardBackward(
+                logitsToGradient: logits.pointer, targets: tp.baseAddress!, rows: R, vocab: V, scale: gradScale)
+        }
+        head.applyTransposed(logits.pointer, tokens: R, h.pointer, accumulate: false, scratch: hs.pointer)
+        dHidden.withUnsafeMutableBufferPointer { dp in
+            for (i, r) in rows.enumerated() {
+                Residual.add(dp.baseAddress! + r * d, h.pointer + i * d, count: d)
+            }
+        }
+        return (res.lossSum, res.count, dHidden)
+    }
+
+    /// Backward of the last `forward`: accumulates the adapters' gradients (into their
+    /// `Parameter.grad`) and returns the gradients with respect to the input embeddings and
+    /// the prefix.
+    ///
+    /// - Parameters:
+    ///   - dHidden: gradient at the final-normed hidden states `[tokens × hidden]`, or nil.
+    ///   - dKeys, dValues: per layer, gradient at the pass's own keys (post-RoPE) and values,
+    ///     `[tokens × kvDim]`; nil, or an empty array for a layer, means zero.
+    public func backward(dHidden: [Float]?, dKeys: [[Float]]? = nil, dValues: [[Float]]? = nil) throws -> PassGradients {
+        let op = "LlamaPass.backward"
+        let d = c.hiddenSize, qDim = c.numHeads * c.headDim, kv = c.numKVHeads * c.headDim, ffn = c.intermediateSize
+        let T = tokens, P = prefixCount, L = c.numLayers
+        guard T > 0 else { throw TensorError.invalidArgument(op: op, detail: "no forward pass to differentiate") }
+        if let dHidden {
+            guard !keysOnly else { throw TensorError.invalidArgument(op: op, detail: "hidden-state gradient after a keys-only pass") }
+            guard dHidden.count == T * d else {
+                throw TensorError.shapeMismatch(op: op, detail: "dHidden has \(dHidden.count) floats, expected \(T)×\(d)")
+            }
+        }
+        for (name, g) in [("dKeys", dKeys), ("dValues", dValues)] {
+            guard let g else { continue }
+            guard g.count == L, g.allSatisfy({ $0.isEmpty || $0.count == T * kv }) else {
+                throw TensorError.shapeMismatch(op: op, detail: "\(name) must hold \(L) layers of \(T)×\(kv) floats (or empty)")
+            }
+        }
+        let rope = model.rope
+        let s = scratch.pointer
+        let dims = AttentionDims(queries: T, keys: P + T, heads: c.numHeads, kvHeads: c.numKVHeads, headDim: c.headDim)
+        let dx = FloatBuffer(T * d)           // gradient of the residual stream
+        let dh = FloatBuffer(T * d)           // gradient at a norm's output
+        let dff = FloatBuffer(T * ffn), dGate = FloatBuffer(T * ffn), dUp = FloatBuffer(T * ffn)
+        let dq = FloatBuffer(T * qDim), da = FloatBuffer(T * qDim)
+        let dk = FloatBuffer((P + T) * kv), dv = FloatBuffer((P + T) * kv)
+        let g = FloatBuffer(T * (lora?.config.rank ?? 1))
+        var prefixK: [[Float]] = Array(repeating: [], count: L), prefixV = prefixK
+
+        if let dHidden {
+            dHidden.withUnsafeBufferPointer { gp in
+                model.norm.withUnsafeBufferPointer { w in
+                    RMSNorm.backward(x: finalX.pointer, weight: w.baseAddress!, rstd: rstdF.pointer, dOut: gp.baseAddress!,
+                                     dx: dx.pointer, dWeight: nil, rows: T, dim: d)
+                }
+            }
+        } else {
+            dx.pointer.update(repeating: 0, count: T * d)
+        }
+
+        for l in stride(from: L - 1, through: 0, by: -1) {
+            let A = acts[l], layer = model.layers[l]
+            let kvOnly = keysOnly && l == L - 1
+            if kvOnly {
+                dk.pointer.update(repeating: 0, count: (P + T) * kv)
+                dv.pointer.update(repeating: 0, count: (P + T) * kv)
+            } else {
+                // MLP: x_out = x_mid + down(silu(gate(h2))·up(h2)), h2 = norm2(x_mid).
+                projectBack(layer.downProj, .downProj, l, dy: dx.pointer, x: A.act.pointer, T, dff.pointer, accumulate: false, s, g.pointer)
+                SwiGLU.backward(gate: A.gate.pointer, up: A.up.pointer, dOut: dff.pointer, dGate: dGate.pointer, dUp: dUp.pointer, count: T * ffn)
+                projectBack(layer.gateProj, .gateProj, l, dy: dGate.pointer, x: A.h2.pointer, T, dh.pointer, accumulate: false, s, g.pointer)
+                projectBack(layer.upProj, .upProj, l, dy: dUp.pointer, x: A.h2.pointer, T, dh.pointer, accumulate: true, s, g.pointer)
+                normBack(layer.postAttentionLayernorm, x: A.xMid.pointer, rstd: A.rstd2.pointer, dOut: dh.pointer, into: dx.pointer, T)
+                // Attention: x_mid = x + o(attn(q, k, v)).
+                projectBack(layer.oProj, .oProj, l, dy: dx.pointer, x: A.attn.pointer, T, da.pointer, accumulate: false, s, g.pointer)
+                Attention.backward(
+                    dOut: da.pointer, q: A.q.pointer, ldq: qDim, k: A.kAll.pointer, ldk: kv, v: A.vAll.pointer, ldv: kv,
+                    out: A.attn.pointer, ldo: qDim, lse: A.lse.pointer, dq: dq.pointer, dk: dk.pointer, dv: dv.pointer,
+                    dims: dims, mask: mask)
+            }
+            if let dKeys, !dKeys[l].isEmpty {
+                dKeys[l].withUnsafeBufferPointer { Residual.add(dk.pointer + P * kv, $0.baseAddress!, count: T * kv) }
+            }
+            if let dValues, !dValues[l].isEmpty {
+                dValues[l].withUnsafeBufferPointer { Residual.add(dv.pointer + P * kv, $0.baseAddress!, count: T * kv) }
+            }
+            if P > 0 {
+                prefixK[l] = Array(UnsafeBufferPointer(start: dk.pointer, count: P * kv))
+                prefixV[l] = Array(UnsafeBufferPointer(start: dv.pointer, count: P * kv))
+            }
+            let dkNew = dk.pointer + P * kv, dvNew = dv.pointer + P * kv
+            positions.withUnsafeBufferPointer { pp in
+                rope.applyBackward(dkNew, tokens: T, heads: c.numKVHeads, positions: pp.baseAddress!)
+                if !kvOnly { rope.applyBackward(dq.pointer, tokens: T, heads: c.numHeads, positions: pp.baseAddress!) }
+            }
+            var first = true
+            if !kvOnly {
+                projectBack(layer.qProj, .qProj, l, dy: dq.pointer, x: A.h1.pointer, T, dh.pointer, accumulate: false, s, g.pointer)
+                first = false
+            }
+            projectBack(layer.kProj, .kProj, l, dy: dkNew, x: A.h1.pointer, T, dh.pointer, accumulate: !first, s, g.pointer)
+            projectBack(layer.vProj, .vProj, l, dy: dvNew, x: A.h1.pointer, T, dh.pointer, accumulate: true, s, g.pointer)
+            normBack(layer.inputLayernorm, x: A.x.pointer, rstd: A.rstd1.pointer, dOut: dh.pointer, into: dx.pointer, T)
+        }
+        return PassGradients(embeddings: dx.array, prefixKeys: prefixK, prefixValues: prefixV)
+    }
+
+    /// dx (+)= dy·W, plus the adapter's input gradient and parameter gradients.
+    private func projectBack(
+        _ p: Projection, _ target: LoRATarget, _ l: Int, dy: UnsafePointer<Float>, x: UnsafePointer<Float>, _ T: Int,
+        _ dx: UnsafeMutablePointer<Float>, accumulate: Bool, _ s: UnsafeMutablePointer<Float>, _ g: UnsafeMutablePointer<Float>
+    ) {
+        p.applyTransposed(dy, tokens: T, dx, accumulate: accumulate, scratch: p.transposedScratchCount() > 0 ? s : nil)
+        guard let lora, lora.has(target), let xa = acts[l].xa[target] else { return }
+        lora.backward(layer: l, target: target, dy: dy, x: x, xa: xa.pointer, rows: T, dx: dx, g: g)
+    }
+
+    /// into += RMSNorm backward (frozen gain).
+    private func normBack(
+        _ w: [Float], x: UnsafePointer<Float>, rstd: UnsafePointer<Float>, dOut: UnsafeMutablePointer<Float>,
+        into: UnsafeMutablePointer<Float>, _ T: Int
+    ) {
+        let d = c.hiddenSize
+        w.withUnsafeBufferPointer { wp in
+            RMSNorm.backward(x: x, weight: wp.baseAddress!, rstd: rstd, dOut: dOut, dx: dOut, dWeight: nil, rows: T, dim: d)
+        }
+        Residual.add(into, dOut, count: T * d)
+    }
+}

@@ -1,0 +1,174 @@
+import Foundation
+import SACTensor
+import Testing
+
+@testable import SACModel
+
+/// The differentiable pass: forward equals inference; every gradient (input embeddings,
+/// prefix keys/values, LoRA A and B) matches central finite differences of the Float32 loss.
+@Suite struct LlamaPassTests {
+    static func tinyModel(seed: UInt64 = 7, tied: Bool = false) throws -> LlamaModel {
+        let config = try LlamaConfig(
+            vocabSize: 37, hiddenSize: 32, intermediateSize: 44, numLayers: 2, numHeads: 4, numKVHeads: 2,
+            rmsNormEps: 1e-5, ropeTheta: 10000, maxPositionEmbeddings: 512, tieWordEmbeddings: tied)
+        return try LlamaModel(weights: InMemoryWeightSource(randomWith: config, seed: seed), file: "tiny")
+    }
+
+    static func randomLoRA(_ model: LlamaModel, targets: [LoRATarget]) throws -> LlamaLoRA {
+        let lora = try LlamaLoRA(config: LoRAConfig(rank: 3, alpha: 6, targets: targets), model: model.config, seed: 3)
+        var rng = SplitMix64(seed: 11)
+        for p in lora.parameters where p.name.contains("lora_B") {
+            try p.assign(Tensor(randomNormal: p.shape, std: 0.2, using: &rng))
+        }
+        return lora
+    }
+
+    @Test func forwardMatchesInference() throws {
+        let model = try Self.tinyModel()
+        let ids: [Int32] = [1, 5, 9, 33, 2, 17, 4]
+        var ref: [Float] = []
+        _ = try model.forward(ids, cache: model.makeCache(), logits: .none) { i, h in
+            if i == model.config.numLayers + 1 { ref = Array(h) }
+        }
+        let pass = LlamaPass(model: model)
+        try pass.forward(embeddings: model.embed(ids), positions: (0..<7).map { Int32($0) }, mask: .causal(prefix: 0))
+        let h = pass.hidden
+        for i in 0..<h.count { #expect(abs(h[i] - ref[i]) <= 1e-5 * max(1, abs(ref[i])), "\(i)") }
+        // The inference cache holds the same keys.
+        let cache = model.makeCache()
+        _ = try model.forward(ids, cache: cache, logits: .none)
+        #expect(cache.layer(1).keys == pass.keys(layer: 1))
+    }
+
+    /// A loss that touches everything: cross-entropy on some rows plus random linear
+    /// functionals of every layer's keys and values.
+    struct Setup {
+        var model: LlamaModel
+        var lora: LlamaLoRA?
+        var x: [Float]
+        var positions: [Int32]
+        var mask: AttentionMask
+        var prefix: PrefixKV?
+        var rows: [Int]
+        var targets: [Int32]
+        var wk: [[Float]]
+        var wv: [[Float]]
+        var keysOnly: Bool
+
+        func loss(_ pass: LlamaPass) throws -> Double {
+            try pass.forward(embeddings: x, positions: positions, mask: mask, prefix: prefix, lora: lora, keysOnly: keysOnly)
+            var total = 0.0
+            if !keysOnly { total += try pass.crossEntropy(rows: rows, targets: targets, gradScale: 1).lossSum }
+            for l in 0..<model.config.numLayers {
+                let k = pass.keys(layer: l), v = pass.values(layer: l)
+                for i in 0..<k.count { total += Double(wk[l][i] * k[i]) + Double(wv[l][i] * v[i]) }
+            }
+            return total
+        }
+    }
+
+    static func makeSetup(mask: AttentionMask, prefixRows: Int, keysOnly: Bool, targets: [LoRATarget]) throws -> Setup {
+        let model = try tinyModel()
+        var rng = SplitMix64(seed: 99)
+        let c = model.config, T = 6, d = c.hiddenSize, kv = c.numKVHeads * c.headDim
+        let x = Tensor(randomNormal: [T, d], std: 1, using: &rng).data
+        var prefix: PrefixKV?
+        if prefixRows > 0 {
+            prefix = PrefixKV(
+                keys: (0..<c.numLayers).map { _ in Tensor(randomNormal: [prefixRows, kv], std: 1, using: &rng).data },
+                values: (0..<c.numLayers).map { _ in Tensor(randomNormal: [prefixRows, kv], std: 1, using: &rng).data },
+                count: prefixRows)
+        }
+        let wk = (0..<c.numLayers).map { _ in Tensor(randomNormal: [T, kv], std: 0.3, using: &rng).data }
+        let wv = (0..<c.numLayers).map { _ in Tensor(randomNormal: [T, kv], std: 0.3, using: &rng).data }
+        return Setup(
+            model: model, lora: targets.isEmpty ? nil : try randomLoRA(model, targets: targets), x: x,
+            positions: [3, 4, 5, 9, 10, 11], mask: mask, prefix: prefix, rows: [1, 3, 5], targets: [4, 30, 12],
+            wk: wk, wv: wv, keysOnly: keysOnly)
+    }
+
+    /// Checks analytic against central differences for a sample of coordinates.
+    static func check(_ s: Setup, sample: Int = 12) throws {
+        var s = s
+        let pass = LlamaPass(model: s.model)
+        _ = try s.loss(pass)
+        let dHidden = s.keysOnly ? nil : try pass.crossEntropy(rows: s.rows, targets: s.targets, gradScale: 1).dHidden
+        let g = try pass.backward(dHidden: dHidden, dKeys: s.wk, dValues: s.wv)
+        let h: Float = 1e-2
+        var worst = 0.0
+        func compare(_ analytic: Float, _ plus: Double, _ minus: Double, _ what: String) {
+            let fd = (plus - minus) / Double(2 * h)
+            let err = abs(Double(analytic) - fd) / max(0.05, abs(fd))
+            worst = max(worst, err)
+            // Float32 forward, h = 1e-2: truncation and rounding stay well under 2 %.
+            #expect(err < 2e-2, "\(what): analytic \(analytic), finite difference \(fd)")
+        }
+        var rng = SplitMix64(seed: 5)
+        for _ in 0..<sample {
+            let i = Int(rng.next() % UInt64(s.x.count))
+            let x0 = s.x[i]
+            s.x[i] = x0 + h; let p = try s.loss(pass)
+            s.x[i] = x0 - h; let m = try s.loss(pass)
+            s.x[i] = x0
+            compare(g.embeddings[i], p, m, "d input[\(i)]")
+        }
+        if var prefix = s.prefix {
+            for _ in 0..<sample {
+                let l = Int(rng.next() % 2), i = Int(rng.next() % UInt64(prefix.keys[l].count))
+                let useK = rng.next() % 2 == 0
+                let v0 = useK ? prefix.keys[l][i] : prefix.values[l][i]
+                if useK { prefix.keys[l][i] = v0 + h } else { prefix.values[l][i] = v0 + h }
+                s.prefix = prefix; let p = try s.loss(pass)
+                if useK { prefix.keys[l][i] = v0 - h } else { prefix.values[l][i] = v0 - h }
+                s.prefix = prefix; let m = try s.loss(pass)
+                if useK { prefix.keys[l][i] = v0 } else { prefix.values[l][i] = v0 }
+                s.prefix = prefix
+                compare(useK ? g.prefixKeys[l][i] : g.prefixValues[l][i], p, m, "d prefix \(useK ? "K" : "V")[\(l)][\(i)]")
+            }
+        }
+        if let lora = s.lora {
+            for p in lora.parameters {
+                if s.keysOnly && p.name.contains("layers.1.") && p.name.contains("q_proj") { continue }
+                for _ in 0..<3 {
+                    let i = Int(rng.next() % UInt64(p.count))
+                    let analytic = p.grad.data[i]
+                    var v = p.value
+                    let v0 = v.data[i]
+                    v.data[i] = v0 + h; try p.assign(v); let lp = try s.loss(pass)
+                    v.data[i] = v0 - h; try p.assign(v); let lm = try s.loss(pass)
+                    v.data[i] = v0; try p.assign(v)
+                    compare(analytic, lp, lm, "\(p.name)[\(i)]")
+                }
+            }
+        }
+        #expect(worst < 2e-2)
+    }
+
+    @Test func gradientsCausalWithPrefixAndLoRAEverywhere() throws {
+        try Self.check(Self.makeSetup(mask: .causal(prefix: 4), prefixRows: 4, keysOnly: false, targets: LoRATarget.allCases))
+    }
+
+    @Test func gradientsBidirectionalNoPrefix() throws {
+        try Self.check(Self.makeSetup(mask: .none, prefixRows: 0, keysOnly: false, targets: [.qProj, .vProj]))
+    }
+
+    @Test func gradientsKeysOnlyEncoder() throws {
+        try Self.check(Self.makeSetup(mask: .none, prefixRows: 0, keysOnly: true, targets: [.qProj, .vProj]))
+    }
+
+    @Test func gradientsWithoutAdapter() throws {
+        try Self.check(Self.makeSetup(mask: .causal(prefix: 2), prefixRows: 2, keysOnly: false, targets: []))
+    }
+
+    @Test func badInputsThrow() throws {
+        let model = try Self.tinyModel()
+        let pass = LlamaPass(model: model)
+        #expect(throws: TensorError.self) { try pass.forward(embeddings: [1, 2, 3], positions: [0], mask: .none) }
+        let x = model.embed([1, 2])
+        #expect(throws: TensorError.self) { try pass.forward(embeddings: x, positions: [0], mask: .none) }
+        #expect(throws: TensorError.self) { try pass.backward(dHidden: nil) }
+        try pass.forward(embeddings: x, positions: [0, 1], mask: .none)
+        #expect(throws: TensorError.self) { try pass.crossEntropy(rows: [2], targets: [1], gradScale: 1) }
+        #expect(throws: TensorError.self) { try pass.crossEntropy(rows: [0], targets: [99], gradScale: 1) }
+    }
+}
