@@ -44,11 +44,12 @@ public enum ModelLoader {
         return url
     }
 
-    /// Loads the model and tokenizer at `path` (or the default model).
-    public static func load(path: String?) throws -> LoadedModel {
+    /// Loads the model and tokenizer at `path` (or the default model). With `dequantize`,
+    /// block-quantised projections are expanded to Float32 (faster for training).
+    public static func load(path: String?, dequantize: Bool = false) throws -> LoadedModel {
         let url = try resolve(path)
         let source = try openWeightSource(path: url.path)
-        let model = try LlamaModel(weights: source, file: url.path)
+        let model = try LlamaModel(weights: source, file: url.path, dequantize: dequantize)
         let tokenizer = try loadTokenizer(url: url, source: source)
         return LoadedModel(model: model, tokenizer: tokenizer, path: url.path)
     }

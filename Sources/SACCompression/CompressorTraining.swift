@@ -1,0 +1,147 @@
+import SACModel
+import SACTensor
+
+/// The learned token that starts the decoder's input.
+public enum SoftToken: Sendable {
+    /// `[LM]`: continue the text / answer the question (LM and QA objectives).
+    case lm
+    /// `[AE]`: reconstruct the context (autoencoding objective).
+    case ae
+}
+
+/// What the decoder reads after the memory and what it must predict.
+public struct DecoderSequence: Sendable, Equatable {
+    public var soft: SoftToken
+    /// Token ids read after the soft token.
+    public var ids: [Int32]
+    /// One target per decoder input row (the soft token, then each id): the next token, or
+    /// `CrossEntropy.defaultIgnoreIndex` for rows without loss.
+    public var targets: [Int32]
+
+    public init(soft: SoftToken, ids: [Int32], targets: [Int32]) {
+        self.soft = soft
+        self.ids = ids
+        self.targets = targets
+    }
+}
+
+extension Compressor {
+    /// Loss of the frozen decoder reading the compressed `context` and then `decoder`, and,
+    /// with `backward`, the gradients of `gradScale · loss sum` accumulated into the
+    /// trainable parameters (through the decoder, the memory and the encoder).
+    ///
+    /// Chunks are encoded one at a time; for a context of several chunks the backward pass
+    /// recomputes each earlier chunk's forward (activation memory of one chunk).
+    /// - Returns: the summed token loss and the number of supervised tokens.
+    public func loss(
+        context ids: [Int32], decoder seq: DecoderSequence, gradScale: Float = 1, backward: Bool = true,
+        anchorIndices: [[Int]]? = nil
+    ) throws -> (lossSum: Double, count: Int) {
+        guard settings.method.isTrainable else {
+            throw CompressionError.invalidOption(option: "--method tokens", detail: "has nothing to train")
+        }
+        try checkIds(ids, what: "context")
+        guard seq.targets.count == seq.ids.count + 1 else {
+            throw CompressionError.invalidOption(
+                option: "decoder targets", detail: "\(seq.targets.count) targets for \(seq.ids.count + 1) input rows")
+        }
+        if !seq.ids.isEmpty { try checkIds(seq.ids, what: "decoder input") }
+        let plans = try settings.plan(tokens: ids.count, anchorIndices: anchorIndices)
+        let c = model.config, L = c.numLayers, kv = c.numKVHeads * c.headDim, d = c.hiddenSize
+        let usesKV = settings.method.usesKV
+
+        // Encode.
+        var keys = [[Float]](repeating: [], count: L), values = keys
+        var memEmbeddings: [Float] = []
+        for plan in plans {
+            try encoderPass.forward(
+                embeddings: encoderInput(ids, plan), positions: plan.positions, mask: encoderMask, lora: lora,
+                keysOnly: usesKV)
+            if usesKV {
+                for l in 0..<L { encoderPass.gatherKV(layer: l, rows: plan.carriers, keys: &keys[l], values: &values[l]) }
+            } else {
+                let h = encoderPass.hidden
+                for j in plan.carriers { memEmbeddings.append(contentsOf: h[(j * d)..<((j + 1) * d)]) }
+            }
+        }
+        let C = plans.reduce(0) { $0 + $1.carriers.count }
+
+        // Decode.
+        let soft = seq.soft == .lm ? lmToken! : aeToken!
+        var x = memEmbeddings
+        x.append(contentsOf: soft.value.data)
+        if !seq.ids.isEmpty { x.append(contentsOf: model.embed(seq.ids)) }
+        let start: Int32
+        switch (seq.soft, settings.method) {
+        case (.ae, .sac), (.ae, .epl), (.ae, .full): start = 0
+        default: start = decoderStart(contextTokens: ids.count, carriers: C)
+        }
+        let memRows = usesKV ? 0 : C
+        var positions = (0..<memRows).map { Int32($0) }
+        positions.append(contentsOf: (0...seq.ids.count).map { start + Int32($0) })
+        let prefix = usesKV ? PrefixKV(keys: keys, values: values, count: C) : nil
+        try decoderPass.forward(
+            embeddings: x, positions: positions, mask: .causal(prefix: usesKV ? C : 0), prefix: prefix, lora: nil)
+        var rows: [Int] = [], targets: [Int32] = []
+        for (i, t) in seq.targets.enumerated() where t != CrossEntropy.defaultIgnoreIndex {
+            rows.append(memRows + i)
+            targets.append(t)
+        }
+        let ce = try decoderPass.crossEntropy(rows: rows, targets: targets, gradScale: gradScale)
+        guard backward, ce.count > 0 else { return (ce.lossSum, ce.count) }
+
+        // Back through the decoder into the soft token and the memory.
+        let g = try decoderPass.backward(dHidden: ce.dHidden)
+        soft.withMutableGrad { sg in
+            for e in 0..<d { sg[e] += g.embeddings[memRows * d + e] }
+        }
+        // Back through the encoder, last chunk first (its activations are still there).
+        var offset = C
+        for (ci, plan) in plans.enumerated().reversed() {
+            let n = plan.carriers.count, T = plan.sequenceLength
+            offset -= n
+            if ci != plans.count - 1 {
+                try encoderPass.forward(
+                    embeddings: encoderInput(ids, plan), positions: plan.positions, mask: encoderMask, lora: lora,
+                    keysOnly: usesKV)
+            }
+            let e: PassGradients
+            if usesKV {
+                var dK = [[Float]](repeating: [Float](repeating: 0, count: T * kv), count: L), dV = dK
+                for l in 0..<L {
+                    for (i, j) in plan.carriers.enumerated() {
+                        for q in 0..<kv {
+                            dK[l][j * kv + q] = g.prefixKeys[l][(offset + i) * kv + q]
+                            dV[l][j * kv + q] = g.prefixValues[l][(offset + i) * kv + q]
+                        }
+                    }
+                }
+                e = try encoderPass.backward(dHidden: nil, dKeys: dK, dValues: dV)
+            } else {
+                var dH = [Float](repeating: 0, count: T * d)
+                for (i, j) in plan.carriers.enumerated() {
+                    for q in 0..<d { dH[j * d + q] = g.embeddings[(offset + i) * d + q] }
+                }
+                e = try encoderPass.backward(dHidden: dH)
+            }
+            if let a = anchorEmbedding {
+                let shared = a.shape[0] == 1
+                a.withMutableGrad { ag in
+                    for (i, j) in plan.carriers.enumerated() {
+                        let row = shared ? 0 : plan.slots[i]
+                        for q in 0..<d { ag[row * d + q] += e.embeddings[j * d + q] }
+                    }
+                }
+            }
+            if let m = memoryEmbedding, plan.memoryTokens > 0 {
+                let base = plan.range.count
+                m.withMutableGrad { mg in
+                    for k in 0..<plan.memoryTokens {
+                        for q in 0..<d { mg[k * d + q] += e.embeddings[(base + k) * d + q] }
+                    }
+                }
+            }
+        }
+        return (ce.lossSum, ce.count)
+    }
+}

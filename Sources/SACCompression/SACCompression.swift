@@ -1,2 +1,0 @@
-/// Compression methods and their encoder/decoder drivers.
-public enum SACCompression {}

@@ -1,0 +1,105 @@
+import Foundation
+import SACCompression
+import SACModel
+import SACTensor
+import Testing
+
+@Suite struct MemoryTests {
+    static func tmp(_ name: String) -> String {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sac-tests-\(getpid())")
+        try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        return dir.appendingPathComponent(name).path
+    }
+
+    /// `full` with a zero adapter is the base model reading the context causally at
+    /// positions 1…N: its memory is exactly the inference cache.
+    @Test func fullMemoryWithZeroAdapterIsTheCache() throws {
+        let model = try Tiny.model()
+        let comp = try Compressor(model: model, settings: CompressorSettings(method: .full, ratio: 1, lora: LoRAConfig(rank: 2, alpha: 4)))
+        let ids = Tiny.ids(23, seed: 2)
+        let mem = try comp.compress(ids)
+        let cache = model.makeCache()
+        _ = try model.forward(ids, positions: (1...23).map { Int32($0) }, cache: cache, logits: .none)
+        for l in 0..<2 {
+            let ref = cache.layer(l)
+            #expect(zip(mem.keys[l], ref.keys).allSatisfy { abs($0 - $1) <= 1e-5 })
+            #expect(zip(mem.values[l], ref.values).allSatisfy { abs($0 - $1) <= 1e-5 })
+        }
+        #expect(mem.decoderStart == 23 && mem.carriers == 23)
+    }
+
+    /// The decoder's greedy first token is the argmax of the training path's logits: both
+    /// read the same memory, [LM] and question at the same positions.
+    @Test func answerMatchesTrainingPathLoss() throws {
+        let model = try Tiny.model()
+        for method in [CompressionMethod.sac, .icae, .x500] {
+            let comp = try Compressor(model: model, settings: CompressorSettings(method: method, ratio: 3, chunkSize: 10, lora: LoRAConfig(rank: 2, alpha: 4)))
+            try Tiny.perturbLoRA(comp)
+            let ctx = Tiny.ids(25, seed: 5), q: [Int32] = [7, 8, 9]
+            let mem = try comp.compress(ctx)
+            let res = try MemoryDecoder(model: model).answer(memory: mem, question: q, maxTokens: 1, stopTokens: [])
+            // The loss of predicting token t after the question is smallest for the argmax.
+            var best = (Double.infinity, Int32(-1))
+            for t in Int32(0)..<Int32(41) {
+                let seq = DecoderSequence(soft: .lm, ids: q, targets: [-100, -100, -100, t])
+                let l = try comp.loss(context: ctx, decoder: seq, backward: false).lossSum
+                if l < best.0 { best = (l, t) }
+            }
+            #expect(res.ids == [best.1], "\(method)")
+        }
+    }
+
+    @Test func roundTripAndCorruption() throws {
+        let model = try Tiny.model()
+        for method in [CompressionMethod.sac, .icae, .tokens] {
+            let comp = try Compressor(model: model, settings: CompressorSettings(method: method, ratio: 4, chunkSize: 12, lora: LoRAConfig(rank: 2, alpha: 4)))
+            let mem = try comp.compress(Tiny.ids(30, seed: 1))
+            let path = Self.tmp("mem-\(method.rawValue).safetensors")
+            try mem.write(to: path)
+            let back = try CompressedMemory(contentsOf: path)
+            #expect(back == mem)
+            #expect(mem.achievedRatio > 3)
+        }
+        let bad = Self.tmp("garbage.safetensors")
+        try Data("not a safetensors file at all".utf8).write(to: URL(fileURLWithPath: bad))
+        #expect(throws: CompressionError.self) { try CompressedMemory(contentsOf: bad) }
+        // A plain safetensors file without the memory metadata.
+        let plain = Self.tmp("plain.safetensors")
+        try SafetensorsWriter.write(["x": Tensor(zeros: [2])], to: plain)
+        #expect(throws: CompressionError.self) { try CompressedMemory(contentsOf: plain) }
+    }
+
+    @Test func memoryFromAnotherModelIsRejected() throws {
+        let a = try Tiny.model(seed: 7), b = try Tiny.model(seed: 8)
+        let mem = try Compressor(model: a, settings: CompressorSettings(method: .sac, ratio: 4, lora: LoRAConfig(rank: 2, alpha: 4)))
+            .compress(Tiny.ids(20, seed: 1))
+        #expect(throws: CompressionError.self) {
+            try MemoryDecoder(model: b).answer(memory: mem, question: [3], maxTokens: 2, stopTokens: [])
+        }
+        #expect(throws: CompressionError.emptyInput(what: "question")) {
+            try MemoryDecoder(model: a).answer(memory: mem, question: [], maxTokens: 2, stopTokens: [])
+        }
+    }
+
+    @Test func adapterRoundTripAndMismatches() throws {
+        let model = try Tiny.model()
+        let comp = try Compressor(model: model, settings: CompressorSettings(method: .sac, ratio: 4, lora: LoRAConfig(rank: 2, alpha: 4)), seed: 3)
+        try Tiny.perturbLoRA(comp)
+        let dir = Self.tmp("adapter-\(UUID().uuidString)")
+        try comp.saveAdapter(to: dir, modelName: "tiny")
+        let back = try Compressor.load(adapter: dir, model: model)
+        #expect(back.adapterIdentity == comp.adapterIdentity)
+        let ids = Tiny.ids(30, seed: 3)
+        #expect(try back.compress(ids) == comp.compress(ids))
+        // Another model.
+        #expect(throws: CompressionError.self) { try Compressor.load(adapter: dir, model: Tiny.model(seed: 9)) }
+        // Weights replaced by another adapter's: the manifest no longer matches.
+        let other = try Compressor(model: model, settings: comp.settings, seed: 99)
+        let dir2 = Self.tmp("adapter2-\(UUID().uuidString)")
+        try other.saveAdapter(to: dir2, modelName: "tiny")
+        try FileManager.default.removeItem(atPath: dir + "/adapter_model.safetensors")
+        try FileManager.default.copyItem(atPath: dir2 + "/adapter_model.safetensors", toPath: dir + "/adapter_model.safetensors")
+        #expect(throws: CompressionError.self) { try Compressor.load(adapter: dir, model: model) }
+        #expect(throws: CompressionError.self) { try Compressor.load(adapter: Self.tmp("nowhere"), model: model) }
+    }
+}
