@@ -1,0 +1,50 @@
+/// One row of an evaluation report: a data set's scores (percent), ratio and timings.
+public struct DatasetScores: Codable, Sendable, Equatable {
+    /// The data set's name, or "average" for the mean row.
+    public var name: String
+    /// The number of examples scored.
+    public var count: Int
+    /// Mean ROUGE-1 set F against `answers[0]`, in percent.
+    public var rouge1F: Double
+    /// Exact-match rate against `answers[0]`, in percent.
+    public var em: Double
+    /// Mean SQuAD F1, in percent.
+    public var squadF1: Double
+    /// SQuAD exact-match rate, in percent.
+    public var squadEM: Double
+    /// The compression ratio achieved: context tokens per carrier.
+    public var ratio: Double
+    /// Mean milliseconds to compress one context.
+    public var compressMs: Double
+    /// Mean milliseconds to answer one question from a compressed memory.
+    public var answerMs: Double
+
+    enum CodingKeys: String, CodingKey {
+        case name, count, ratio, em
+        case rouge1F = "rouge1_f"
+        case squadF1 = "squad_f1"
+        case squadEM = "squad_em"
+        case compressMs = "compress_ms"
+        case answerMs = "answer_ms"
+    }
+
+    /// Creates a row from its fields.
+    public init(name: String, count: Int, rouge1F: Double, em: Double, squadF1: Double, squadEM: Double,
+                ratio: Double, compressMs: Double, answerMs: Double) {
+        self.name = name
+        self.count = count
+        self.rouge1F = rouge1F
+        self.em = em
+        self.squadF1 = squadF1
+        self.squadEM = squadEM
+        self.ratio = ratio
+        self.compressMs = compressMs
+        self.answerMs = answerMs
+    }
+
+    /// A row with the means of `scores` and the given ratio and timings.
+    public init(name: String, scores: QAScores, ratio: Double, compressMs: Double, answerMs: Double) {
+        self.init(name: name, count: scores.count, rouge1F: scores.rouge1F, em: scores.em, squadF1: scores.squadF1,
+                  squadEM: scores.squadEM, ratio: ratio, compressMs: compressMs, answerMs: answerMs)
+    }
+}
