@@ -37,15 +37,27 @@ extension Compressor {
         context ids: [Int32], decoder seq: DecoderSequence, gradScale: Float = 1, backward: Bool = true,
         anchorIndices: [[Int]]? = nil
     ) throws -> (lossSum: Double, count: Int) {
+        try loss(context: ids, decoders: [(seq, gradScale)], backward: backward, anchorIndices: anchorIndices)[0]
+    }
+
+    /// `loss(context:decoder:…)` for several decoder sequences reading the same memory (the
+    /// mixed AE + LM objective): the context is encoded once, each sequence's loss is scaled by
+    /// its own factor, and their gradients meet in the memory before the encoder's backward.
+    /// - Returns: per sequence, the summed token loss and the number of supervised tokens.
+    public func loss(
+        context ids: [Int32], decoders: [(DecoderSequence, Float)], backward: Bool = true, anchorIndices: [[Int]]? = nil
+    ) throws -> [(lossSum: Double, count: Int)] {
         guard settings.method.isTrainable else {
             throw CompressionError.invalidOption(option: "--method tokens", detail: "has nothing to train")
         }
         try checkIds(ids, what: "context")
-        guard seq.targets.count == seq.ids.count + 1 else {
-            throw CompressionError.invalidOption(
-                option: "decoder targets", detail: "\(seq.targets.count) targets for \(seq.ids.count + 1) input rows")
+        for (seq, _) in decoders {
+            guard seq.targets.count == seq.ids.count + 1 else {
+                throw CompressionError.invalidOption(
+                    option: "decoder targets", detail: "\(seq.targets.count) targets for \(seq.ids.count + 1) input rows")
+            }
+            if !seq.ids.isEmpty { try checkIds(seq.ids, what: "decoder input") }
         }
-        if !seq.ids.isEmpty { try checkIds(seq.ids, what: "decoder input") }
         let plans = try settings.plan(tokens: ids.count, anchorIndices: anchorIndices)
         let c = model.config, L = c.numLayers, kv = c.numKVHeads * c.headDim, d = c.hiddenSize
         let usesKV = settings.method.usesKV
@@ -65,36 +77,51 @@ extension Compressor {
             }
         }
         let C = plans.reduce(0) { $0 + $1.carriers.count }
-
-        // Decode.
-        let soft = seq.soft == .lm ? lmToken! : aeToken!
-        var x = memEmbeddings
-        x.append(contentsOf: soft.value.data)
-        if !seq.ids.isEmpty { x.append(contentsOf: model.embed(seq.ids)) }
-        let start: Int32
-        switch (seq.soft, settings.method) {
-        case (.ae, .sac), (.ae, .epl), (.ae, .full): start = 0
-        default: start = decoderStart(contextTokens: ids.count, carriers: C)
-        }
         let memRows = usesKV ? 0 : C
-        var positions = (0..<memRows).map { Int32($0) }
-        positions.append(contentsOf: (0...seq.ids.count).map { start + Int32($0) })
-        let prefix = usesKV ? PrefixKV(keys: keys, values: values, count: C) : nil
-        try decoderPass.forward(
-            embeddings: x, positions: positions, mask: .causal(prefix: usesKV ? C : 0), prefix: prefix, lora: nil)
-        var rows: [Int] = [], targets: [Int32] = []
-        for (i, t) in seq.targets.enumerated() where t != CrossEntropy.defaultIgnoreIndex {
-            rows.append(memRows + i)
-            targets.append(t)
+        var results: [(lossSum: Double, count: Int)] = []
+        // Gradients at the memory, summed over the decoder sequences.
+        var gKeys = [[Float]](repeating: [Float](repeating: 0, count: usesKV ? C * kv : 0), count: L), gValues = gKeys
+        var gMem = [Float](repeating: 0, count: memRows * d)
+        var anyGradient = false
+        for (seq, gradScale) in decoders {
+            let soft = seq.soft == .lm ? lmToken! : aeToken!
+            var x = memEmbeddings
+            x.append(contentsOf: soft.value.data)
+            if !seq.ids.isEmpty { x.append(contentsOf: model.embed(seq.ids)) }
+            let start: Int32
+            switch (seq.soft, settings.method) {
+            case (.ae, .sac), (.ae, .epl), (.ae, .full): start = 0
+            default: start = decoderStart(contextTokens: ids.count, carriers: C)
+            }
+            var positions = (0..<memRows).map { Int32($0) }
+            positions.append(contentsOf: (0...seq.ids.count).map { start + Int32($0) })
+            let prefix = usesKV ? PrefixKV(keys: keys, values: values, count: C) : nil
+            try decoderPass.forward(
+                embeddings: x, positions: positions, mask: .causal(prefix: usesKV ? C : 0), prefix: prefix, lora: nil)
+            var rows: [Int] = [], targets: [Int32] = []
+            for (i, t) in seq.targets.enumerated() where t != CrossEntropy.defaultIgnoreIndex {
+                rows.append(memRows + i)
+                targets.append(t)
+            }
+            let ce = try decoderPass.crossEntropy(rows: rows, targets: targets, gradScale: gradScale)
+            results.append((ce.lossSum, ce.count))
+            guard backward, ce.count > 0 else { continue }
+            anyGradient = true
+            // Back through the decoder into the soft token and the memory.
+            let g = try decoderPass.backward(dHidden: ce.dHidden)
+            soft.withMutableGrad { sg in
+                for e in 0..<d { sg[e] += g.embeddings[memRows * d + e] }
+            }
+            if usesKV {
+                for l in 0..<L {
+                    for i in 0..<(C * kv) { gKeys[l][i] += g.prefixKeys[l][i]; gValues[l][i] += g.prefixValues[l][i] }
+                }
+            } else {
+                for i in 0..<(memRows * d) { gMem[i] += g.embeddings[i] }
+            }
         }
-        let ce = try decoderPass.crossEntropy(rows: rows, targets: targets, gradScale: gradScale)
-        guard backward, ce.count > 0 else { return (ce.lossSum, ce.count) }
+        guard backward, anyGradient else { return results }
 
-        // Back through the decoder into the soft token and the memory.
-        let g = try decoderPass.backward(dHidden: ce.dHidden)
-        soft.withMutableGrad { sg in
-            for e in 0..<d { sg[e] += g.embeddings[memRows * d + e] }
-        }
         // Back through the encoder, last chunk first (its activations are still there).
         var offset = C
         for (ci, plan) in plans.enumerated().reversed() {
@@ -111,8 +138,8 @@ extension Compressor {
                 for l in 0..<L {
                     for (i, j) in plan.carriers.enumerated() {
                         for q in 0..<kv {
-                            dK[l][j * kv + q] = g.prefixKeys[l][(offset + i) * kv + q]
-                            dV[l][j * kv + q] = g.prefixValues[l][(offset + i) * kv + q]
+                            dK[l][j * kv + q] = gKeys[l][(offset + i) * kv + q]
+                            dV[l][j * kv + q] = gValues[l][(offset + i) * kv + q]
                         }
                     }
                 }
@@ -120,7 +147,7 @@ extension Compressor {
             } else {
                 var dH = [Float](repeating: 0, count: T * d)
                 for (i, j) in plan.carriers.enumerated() {
-                    for q in 0..<d { dH[j * d + q] = g.embeddings[(offset + i) * d + q] }
+                    for q in 0..<d { dH[j * d + q] = gMem[(offset + i) * d + q] }
                 }
                 e = try encoderPass.backward(dHidden: dH)
             }
@@ -142,6 +169,6 @@ extension Compressor {
                 }
             }
         }
-        return (ce.lossSum, ce.count)
+        return results
     }
 }

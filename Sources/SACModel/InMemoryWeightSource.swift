@@ -14,7 +14,7 @@ public final class InMemoryWeightSource: WeightSource, @unchecked Sendable {
 
     /// A randomly initialised Llama with `config` (normal weights of standard deviation `std`,
     /// norm gains near 1), reproducible from `seed`.
-    public convenience init(randomWith config: LlamaConfig, seed: UInt64, std: Float = 0.1) {
+    public convenience init(randomWith config: LlamaConfig, seed: UInt64, std: Float = 0.1, embeddingStd: Float = 1) {
         var rng = SplitMix64(seed: seed)
         let d = config.hiddenSize, q = config.numHeads * config.headDim, kv = config.numKVHeads * config.headDim
         let f = config.intermediateSize
@@ -25,7 +25,7 @@ public final class InMemoryWeightSource: WeightSource, @unchecked Sendable {
             for i in 0..<n { g.data[i] += 1 }
             return g
         }
-        t["model.embed_tokens.weight"] = Tensor(randomNormal: [config.vocabSize, d], std: 1, using: &rng)
+        t["model.embed_tokens.weight"] = Tensor(randomNormal: [config.vocabSize, d], std: embeddingStd, using: &rng)
         for l in 0..<config.numLayers {
             let p = "model.layers.\(l)."
             t[p + "input_layernorm.weight"] = gain(d)

@@ -1,0 +1,127 @@
+import Foundation
+import SACCompression
+import SACModel
+import SACTensor
+
+/// `trainer_state.json` in a checkpoint.
+public struct TrainerState: Codable, Sendable, Equatable {
+    /// Optimiser updates done.
+    public var step: Int
+    public var config: TrainerConfig
+    public var settings: CompressorSettings
+    /// `DataFiles.fingerprint` of the training data.
+    public var data: String
+    /// Per parameter name, AdamW's update count (moments are in optimizer.safetensors).
+    public var optimizerSteps: [String: Int]
+    /// The last logged training loss.
+    public var loss: Double?
+}
+
+/// Checkpoints of a training run in `out/checkpoints/step-NNNNNN/` (adapter files,
+/// `optimizer.safetensors`, `trainer_state.json`), with `out/checkpoints/latest` naming the
+/// newest complete one.
+///
+/// A checkpoint is written into a temporary directory and renamed into place before
+/// `latest` is atomically replaced, so a run killed at any moment leaves the previous
+/// checkpoint intact and `latest` pointing to a complete one.
+public enum Checkpoint {
+    static func dir(_ out: String) -> String { out + "/checkpoints" }
+
+    /// Writes a checkpoint of `compressor` and `optimizer` at `state.step`; keeps the newest
+    /// `keep` checkpoints.
+    public static func save(
+        out: String, compressor: Compressor, optimizer: AdamW, state: TrainerState, modelName: String, keep: Int = 2
+    ) throws {
+        let fm = FileManager.default
+        let root = dir(out)
+        try fm.createDirectory(atPath: root, withIntermediateDirectories: true)
+        let name = String(format: "step-%06d", state.step)
+        let tmp = root + "/.\(name).tmp-\(getpid())"
+        try? fm.removeItem(atPath: tmp)
+        try fm.createDirectory(atPath: tmp, withIntermediateDirectories: true)
+        try compressor.saveAdapter(to: tmp, modelName: modelName)
+        let opt = optimizer.state()
+        var tensors: [String: Tensor] = [:]
+        var steps: [String: Int] = [:]
+        for (n, e) in opt.entries {
+            steps[n] = e.step
+            if e.step > 0 {
+                tensors["m/" + n] = try Tensor(shape: e.shape, data: e.m)
+                tensors["v/" + n] = try Tensor(shape: e.shape, data: e.v)
+            }
+        }
+        try SafetensorsWriter.write(tensors, metadata: ["format": "sac-optimizer"], to: tmp + "/optimizer.safetensors")
+        var st = state
+        st.optimizerSteps = steps
+        try AtomicFile.write(JSONEncoder.pretty.encode(st), to: tmp + "/trainer_state.json")
+        let final = root + "/" + name
+        if fm.fileExists(atPath: final) { try fm.removeItem(atPath: final) }
+        try fm.moveItem(atPath: tmp, toPath: final)
+        try AtomicFile.write(Data(name.utf8), to: root + "/latest")
+        // Prune older checkpoints.
+        let all = (try fm.contentsOfDirectory(atPath: root)).filter { $0.hasPrefix("step-") }.sorted()
+        for old in all.dropLast(keep) where old != name { try? fm.removeItem(atPath: root + "/" + old) }
+    }
+
+    /// The newest complete checkpoint's directory, or nil when there is none.
+    public static func latest(out: String) -> String? {
+        guard let data = FileManager.default.contents(atPath: dir(out) + "/latest"),
+              let name = String(data: data, encoding: .utf8)?.trimmingCharacters(in: .whitespacesAndNewlines),
+              !name.isEmpty else { return nil }
+        let path = dir(out) + "/" + name
+        return FileManager.default.fileExists(atPath: path + "/trainer_state.json") ? path : nil
+    }
+
+    /// Reads a checkpoint's trainer state.
+    public static func readState(_ path: String) throws -> TrainerState {
+        let file = path + "/trainer_state.json"
+        guard let data = FileManager.default.contents(atPath: file) else {
+            throw CompressionError.invalidFile(file: file, detail: "missing")
+        }
+        do { return try JSONDecoder().decode(TrainerState.self, from: data) } catch {
+            throw CompressionError.invalidFile(file: file, detail: "not a valid trainer state (\(error))")
+        }
+    }
+
+    /// Restores parameters and optimiser moments from checkpoint `path`.
+    public static func restore(_ path: String, compressor: Compressor, optimizer: AdamW, state: TrainerState) throws {
+        let manifest = try Compressor.readManifest(path)
+        guard manifest.settings == compressor.settings else {
+            throw CompressionError.identityMismatch(
+                file: path, field: "compressor settings", expected: "\(compressor.settings)", found: "\(manifest.settings)")
+        }
+        try compressor.loadParameters(from: path + "/adapter_model.safetensors")
+        guard compressor.adapterIdentity == manifest.adapterIdentity else {
+            throw CompressionError.identityMismatch(
+                file: path, field: "adapter weights", expected: manifest.adapterIdentity, found: compressor.adapterIdentity)
+        }
+        let file = path + "/optimizer.safetensors"
+        let f: SafetensorsFile
+        do { f = try SafetensorsFile(path: file) } catch {
+            throw CompressionError.invalidFile(file: file, detail: "not readable (\(error))")
+        }
+        var entries: [String: AdamW.State.Entry] = [:]
+        for p in compressor.parameters {
+            let step = state.optimizerSteps[p.name] ?? 0
+            if step == 0 {
+                entries[p.name] = .init(step: 0, shape: p.shape, m: [], v: [])
+                continue
+            }
+            guard f.tensors["m/" + p.name] != nil, f.tensors["v/" + p.name] != nil else {
+                throw CompressionError.invalidFile(file: file, detail: "moments of \(p.name) are missing")
+            }
+            entries[p.name] = .init(step: step, shape: p.shape, m: try f.tensor("m/" + p.name).data, v: try f.tensor("v/" + p.name).data)
+        }
+        do { try optimizer.restore(AdamW.State(entries: entries)) } catch {
+            throw CompressionError.invalidFile(file: file, detail: "\(error)")
+        }
+    }
+}
+
+extension JSONEncoder {
+    static var pretty: JSONEncoder {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .prettyPrinted]
+        return e
+    }
+}

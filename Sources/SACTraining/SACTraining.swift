@@ -1,2 +1,0 @@
-/// Objectives, the trainer, checkpoints.
-public enum SACTraining {}
