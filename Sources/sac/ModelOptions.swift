@@ -8,9 +8,10 @@ struct ModelOptions: ParsableArguments {
     var model: String?
 
     /// Loads the model and its tokenizer, printing what it loads on stderr.
-    func load(quiet: Bool = false) throws -> LoadedModel {
+    func load(quiet: Bool = false, dequantize: Bool = false) throws -> LoadedModel {
         let start = Date()
-        let loaded = try ModelLoader.load(path: model)
+        if !quiet { stderr("loading \(model ?? ModelLoader.defaultModelFile)…") }
+        let loaded = try ModelLoader.load(path: model, dequantize: dequantize)
         if !quiet {
             stderr("loaded \(loaded.name) in \(String(format: "%.2f", Date().timeIntervalSince(start))) s")
         }

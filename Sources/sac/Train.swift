@@ -1,0 +1,122 @@
+import ArgumentParser
+import Foundation
+import SACCompression
+import SACData
+import SACModel
+import SACTensor
+import SACTraining
+
+extension Objective: ExpressibleByArgument {}
+
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train a compressor (LM/AE pre-training or QA fine-tuning).",
+        discussion: """
+            Writes the adapter to --out (adapter_model.safetensors, adapter_config.json, sac_config.json), \
+            checkpoints to --out/checkpoints (atomic; --resume continues from the newest) and one JSON line \
+            per update to --out/train_log.jsonl. Progress (step, loss, lr, tokens/s, ETA) goes to stderr.
+            Data: MRQA .jsonl/.jsonl.gz and SQuAD .json (QA; their contexts also serve as text for lm/ae), \
+            plain .txt corpora (lm/ae).
+            """)
+
+    @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var methodOptions: MethodOptions
+    @Option(help: "Objective: lm, ae, ae+lm, qa.") var objective: Objective
+    @Option(parsing: .upToNextOption, help: "Data files.") var data: [String]
+    @Option(help: "Optimiser updates.") var steps: Int
+    @Option(help: "Examples per update (gradient accumulation).") var batch = 16
+    @Option(help: "Peak learning rate (default 1e-4, or 5e-5 for qa).") var lr: Float?
+    @Option(help: "Linear warm-up updates.") var warmup = 300
+    @Option(help: "Gradient-norm clipping.") var clip: Float = 2.0
+    @Option(help: "AdamW weight decay.") var weightDecay: Float = 0.1
+    @Option(help: "Seed for data order and initialisation.") var trainSeed: UInt64 = 0
+    @Option(help: "Validation loss every N updates (0: never).") var validEvery = 50
+    @Option(help: "Validation examples.") var validExamples = 16
+    @Option(help: "Checkpoint every N updates.") var checkpointEvery = 50
+    @Option(help: "LM/AE window length range in tokens, e.g. 510-1020.") var lmTokens = "510-1020"
+    @Option(help: "AE weight for ae+lm.") var aeWeight: Float = 0.5
+    @Option(help: "LM weight for ae+lm.") var lmWeight: Float = 0.5
+    @Option(help: "Start from this trained adapter (e.g. LM pre-training before QA fine-tuning).") var initFrom: String?
+    @Option(help: "Read at most N lines of each QA file.") var limit: Int?
+    @Option(help: "Output directory.") var out: String
+    @Flag(help: "Continue from the newest checkpoint in --out.") var resume = false
+
+    func run() throws {
+        let parts = lmTokens.split(separator: "-").compactMap { Int($0) }
+        guard parts.count == 2, parts[0] >= 4, parts[0] <= parts[1] else {
+            throw ValidationError("--lm-tokens: expected MIN-MAX with 4 ≤ MIN ≤ MAX, got \(lmTokens)")
+        }
+        let loaded = try modelOptions.load(dequantize: true)
+        let files = try DataFiles(paths: data, limit: limit)
+        for (f, s) in files.skipped.prefix(20) { stderr("skipped \(f) \(s)") }
+        if !files.skipped.isEmpty { stderr("skipped \(files.skipped.count) unreadable line(s) in the data") }
+        let compressor: Compressor
+        if let initFrom {
+            compressor = try Compressor.load(adapter: initFrom, model: loaded.model)
+            let given = try methodOptions.settingsIfGiven()
+            if let given, given != compressor.settings {
+                throw ValidationError("--init \(initFrom) was trained with other compressor settings (\(compressor.settings.method.rawValue), ratio \(compressor.settings.ratio)); drop the method options or make them match")
+            }
+        } else {
+            compressor = try Compressor(model: loaded.model, settings: methodOptions.settings(), seed: trainSeed)
+        }
+        let prompt = try QAPrompt(tokenizer: loaded.tokenizer, config: loaded.model.config)
+        stderr("preparing \(objective.rawValue) data from \(data.count) file(s)…")
+        let trainingData = try TrainingData(
+            files: files, objective: objective, prompt: prompt, lmTokens: parts[0]...parts[1], seed: trainSeed,
+            validLimit: validExamples)
+        var cfg = TrainerConfig(objective: objective, steps: steps, lr: lr)
+        cfg.batchSize = batch
+        cfg.warmupSteps = warmup
+        cfg.clipNorm = clip
+        cfg.weightDecay = weightDecay
+        cfg.seed = trainSeed
+        cfg.validEvery = validEvery
+        cfg.validExamples = validExamples
+        cfg.checkpointEvery = checkpointEvery
+        cfg.aeWeight = aeWeight
+        cfg.lmWeight = lmWeight
+        let trainer = try Trainer(
+            compressor: compressor, data: trainingData, dataFingerprint: files.fingerprint, config: cfg, out: out,
+            modelName: loaded.name)
+        if resume {
+            try trainer.resume()
+            stderr("resumed from step \(trainer.step)")
+        } else if Checkpoint.latest(out: out) != nil {
+            throw ValidationError("\(out) already holds checkpoints: pass --resume to continue, or choose another --out")
+        }
+        let s = compressor.settings
+        let trainable = compressor.parameters.reduce(0) { $0 + $1.count }
+        stderr("training \(s.method.rawValue) \(s.method == .full ? "" : "\(s.ratio)x ")with \(objective.rawValue): "
+            + "\(trainable) trainable parameters, \(trainingData.trainCount) training examples, batch \(batch), \(steps) updates")
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        let log = FileHandle.forAppending(path: out + "/train_log.jsonl")
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys]
+        try trainer.run { p in
+            stderr(p.line)
+            if let line = try? enc.encode(p) { log?.write(line + Data("\n".utf8)) }
+        }
+        try? log?.close()
+        stderr("adapter written to \(out)")
+    }
+}
+
+extension FileHandle {
+    /// A handle appending to `path` (created if missing), or nil.
+    static func forAppending(path: String) -> FileHandle? {
+        if !FileManager.default.fileExists(atPath: path) { FileManager.default.createFile(atPath: path, contents: nil) }
+        let h = FileHandle(forWritingAtPath: path)
+        h?.seekToEndOfFile()
+        return h
+    }
+}
+
+extension MethodOptions {
+    /// The settings when any method option was given explicitly, else nil.
+    func settingsIfGiven() throws -> CompressorSettings? {
+        let given = ratio != nil || chunkSize != nil || anchors != nil || anchorEmbedding != nil || attention != nil
+            || loraRank != nil || loraAlpha != nil || loraTargets != nil || memoryPerChunkLength || maxContextTokens != nil
+        return given ? try settings() : nil
+    }
+}
