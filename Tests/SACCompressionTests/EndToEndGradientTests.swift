@@ -82,4 +82,40 @@ import Testing
     @Test func full() throws {
         try Self.check(CompressorSettings(method: .full, ratio: 1, lora: Self.lora), contextLength: 9)
     }
+
+    /// AE + LM on one memory (two decoder sequences, weights 0.3 and 0.7): the gradients of
+    /// both meet in the memory; checked against finite differences of the weighted sum.
+    @Test func mixedAutoencodingAndLanguageModelling() throws {
+        let model = try Tiny.model()
+        for method in [CompressionMethod.sac, .icae] {
+            let comp = try Compressor(model: model, settings: CompressorSettings(method: method, ratio: 3, chunkSize: 8, lora: Self.lora), seed: 2)
+            try Tiny.perturbLoRA(comp)
+            let ctx = Tiny.ids(11, seed: 4)
+            let ae = DecoderSequence(soft: .ae, ids: ctx, targets: ctx + [2])
+            let cont: [Int32] = [7, 19, 23, 2]
+            let lm = DecoderSequence(soft: .lm, ids: Array(cont.dropLast()), targets: cont)
+            let decs: [(DecoderSequence, Float)] = [(ae, 0.3), (lm, 0.7)]
+            func total() throws -> Double {
+                let r = try comp.loss(context: ctx, decoders: decs, backward: false)
+                return 0.3 * r[0].lossSum + 0.7 * r[1].lossSum
+            }
+            for p in comp.parameters { p.zeroGrad() }
+            _ = try comp.loss(context: ctx, decoders: decs)
+            var rng = SplitMix64(seed: 5)
+            let h: Float = 1e-2
+            for p in comp.parameters where !(method.usesKV && p.name.contains("layers.1.self_attn.q_proj")) {
+                for _ in 0..<2 {
+                    let i = Int(rng.next() % UInt64(p.count))
+                    let analytic = Double(p.grad.data[i])
+                    var v = p.value
+                    let v0 = v.data[i]
+                    v.data[i] = v0 + h; try p.assign(v); let lp = try total()
+                    v.data[i] = v0 - h; try p.assign(v); let lm = try total()
+                    v.data[i] = v0; try p.assign(v)
+                    let fd = (lp - lm) / Double(2 * h)
+                    #expect(abs(analytic - fd) / max(0.05, abs(fd)) < 3e-2, "\(method) \(p.name)[\(i)]: \(analytic) vs \(fd)")
+                }
+            }
+        }
+    }
 }
