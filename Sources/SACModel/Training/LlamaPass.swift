@@ -72,6 +72,13 @@ public final class LlamaPass {
     /// Final-normed hidden states [T × d].
     let hiddenBuf = FloatBuffer()
     let scratch = FloatBuffer()      // dequantised weights for block-quantised projections
+    /// Working buffers of the forward (residual stream, projection output) and backward.
+    final class Work {
+        let x = FloatBuffer(), tmp = FloatBuffer()
+        let dx = FloatBuffer(), dh = FloatBuffer(), dff = FloatBuffer(), dGate = FloatBuffer(), dUp = FloatBuffer()
+        let dq = FloatBuffer(), da = FloatBuffer(), dk = FloatBuffer(), dv = FloatBuffer(), g = FloatBuffer()
+    }
+    let work = Work()
 
     public init(model: LlamaModel) {
         self.model = model
@@ -158,9 +165,9 @@ public final class LlamaPass {
         let eps = c.rmsNormEps
         let rope = model.rope
         let dims = AttentionDims(queries: T, keys: P + T, heads: c.numHeads, kvHeads: c.numKVHeads, headDim: c.headDim)
-        let x = FloatBuffer(T * d)
+        let x = work.x, tmp = work.tmp
+        x.resize(T * d); tmp.resize(T * d)
         embeddings.withUnsafeBufferPointer { x.pointer.update(from: $0.baseAddress!, count: T * d) }
-        let tmp = FloatBuffer(T * d)
         let s = scratch.pointer
 
         for (l, layer) in model.layers.enumerated() {

@@ -76,12 +76,15 @@ extension LlamaPass {
         let rope = model.rope
         let s = scratch.pointer
         let dims = AttentionDims(queries: T, keys: P + T, heads: c.numHeads, kvHeads: c.numKVHeads, headDim: c.headDim)
-        let dx = FloatBuffer(T * d)           // gradient of the residual stream
-        let dh = FloatBuffer(T * d)           // gradient at a norm's output
-        let dff = FloatBuffer(T * ffn), dGate = FloatBuffer(T * ffn), dUp = FloatBuffer(T * ffn)
-        let dq = FloatBuffer(T * qDim), da = FloatBuffer(T * qDim)
-        let dk = FloatBuffer((P + T) * kv), dv = FloatBuffer((P + T) * kv)
-        let g = FloatBuffer(T * (lora?.config.rank ?? 1))
+        // Gradient buffers, kept between calls (no page faults in the steady state).
+        let w = work
+        let dx = w.dx, dh = w.dh, dff = w.dff, dGate = w.dGate, dUp = w.dUp, dq = w.dq, da = w.da
+        let dk = w.dk, dv = w.dv, g = w.g
+        dx.resize(T * d); dh.resize(T * d)             // residual stream; a norm's output
+        dff.resize(T * ffn); dGate.resize(T * ffn); dUp.resize(T * ffn)
+        dq.resize(T * qDim); da.resize(T * qDim)
+        dk.resize((P + T) * kv); dv.resize((P + T) * kv)
+        g.resize(T * (lora?.config.rank ?? 1))
         var prefixK: [[Float]] = Array(repeating: [], count: L), prefixV = prefixK
 
         if let dHidden {
