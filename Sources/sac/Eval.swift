@@ -1,0 +1,73 @@
+import ArgumentParser
+import Foundation
+import SACCompression
+import SACData
+import SACEvaluation
+import SACModel
+
+struct Eval: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Evaluate a compressor on QA data: ROUGE-1 F / EM (paper), SQuAD F1 / EM, ratio, timings.",
+        discussion: """
+            Each context is compressed once and all its questions are answered greedily from the memory. \
+            Prints a Markdown table (one row per data set and their average) on stdout; progress on stderr. \
+            Data: MRQA .jsonl/.jsonl.gz or SQuAD v1.1 .json. --method tokens needs --ratio and no adapter; \
+            the other methods come from --adapter (default: the shipped one).
+            """)
+
+    @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var adapterOptions: AdapterOptions
+    @Option(parsing: .upToNextOption, help: "QA data files.") var data: [String]
+    @Option(help: "Method; must match the adapter's (tokens: the training-free baseline).") var method: CompressionMethod?
+    @Option(help: "Ratio for --method tokens.") var ratio: Int?
+    @Option(help: "At most N questions per data set.") var limit: Int?
+    @Option(help: "Write the report as JSON to this file.") var json: String?
+    @Option(help: "Write one JSON line per question (id, question, prediction, answers).") var predictions: String?
+    @Option(help: "Most tokens per answer.") var maxNewTokens = 32
+
+    func validate() throws {
+        if data.isEmpty { throw ValidationError("--data needs at least one file") }
+        if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
+        if maxNewTokens < 1 { throw ValidationError("--max-new-tokens must be at least 1") }
+    }
+
+    func run() throws {
+        var sets: [QAReadResult] = []
+        for path in data {
+            let url = URL(fileURLWithPath: path)
+            let r = path.hasSuffix(".json") ? try SQuADReader.read(url: url) : try MRQAReader.read(url: url)
+            for s in r.skipped.prefix(10) { stderr("\(path): skipped \(s)") }
+            if !r.skipped.isEmpty { stderr("\(path): skipped \(r.skipped.count) entr\(r.skipped.count == 1 ? "y" : "ies")") }
+            guard !r.examples.isEmpty else { throw ValidationError("\(path) holds no usable question") }
+            sets.append(r)
+        }
+        let loaded = try modelOptions.load()
+        let compressor = try makeCompressor(method: method, ratio: ratio, adapter: adapterOptions, model: loaded.model)
+        let prompt = try QAPrompt(tokenizer: loaded.tokenizer, config: loaded.model.config)
+        var evaluator = Evaluator(compressor: compressor, prompt: prompt, maxNewTokens: maxNewTokens)
+        var predictionLines = Data()
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        var rows: [DatasetScores] = []
+        let s = compressor.settings
+        stderr("evaluating \(s.method.rawValue)\(s.method == .full ? "" : " \(s.ratio)x") on \(sets.map(\.name).joined(separator: ", "))")
+        for set in sets {
+            let start = Date()
+            let row = try evaluator.evaluate(set, limit: limit, predictions: { p in
+                if let line = try? enc.encode(p) { predictionLines.append(line); predictionLines.append(0x0a) }
+            }, progress: { p in
+                if p.done % 10 == 0 || p.done == p.total {
+                    let el = Date().timeIntervalSince(start)
+                    stderr(String(format: "%@ %d/%d | ROUGE-1 F %.2f | EM %.2f | SQuAD F1 %.2f | %.0fs | ETA %.0fs",
+                                  set.name, p.done, p.total, p.scores.rouge1F, p.scores.em, p.scores.squadF1, el,
+                                  el / Double(p.done) * Double(p.total - p.done)))
+                }
+            })
+            rows.append(row)
+        }
+        let report = EvaluationReport(datasets: rows)
+        print(report.markdown(), terminator: "")
+        if let json { try report.writeJSON(to: URL(fileURLWithPath: json)) }
+        if let predictions { try AtomicFile.write(predictionLines, to: predictions) }
+    }
+}
