@@ -11,5 +11,5 @@ struct SAC: ParsableCommand {
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks (build with -c release).",
-        subcommands: [BenchGEMM.self, BenchQuant.self, BenchModel.self])
+        subcommands: [BenchGEMM.self, BenchQuant.self, BenchModel.self, BenchTrain.self])
 }
