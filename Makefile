@@ -4,7 +4,7 @@ RELEASE = -c release
 TESTFLAGS = -c release -Xswiftc -enable-testing
 SAC = .build/release/sac
 
-.PHONY: build test model demo bench bench-gemm bench-model
+.PHONY: build test model demo bench bench-gemm bench-model bench-train
 
 build:
 	$(SWIFT) build $(RELEASE)
@@ -21,10 +21,13 @@ model:
 demo: model build
 	$(SAC) generate --chat --prompt "In one sentence, what is a lighthouse for?" --max-tokens 48
 
-bench: bench-gemm bench-model
+bench: bench-gemm bench-model bench-train
 
 bench-gemm: build
 	python3 scripts/bench_gemm.py
 
 bench-model: model build
 	python3 scripts/bench_model.py
+
+bench-train: model build
+	python3 scripts/bench_train.py

@@ -62,6 +62,7 @@ let package = Package(
             name: "SACTrainingTests", dependencies: ["SACTraining", "SACCompression", "SACData", "SACModel", "SACTensor"],
             swiftSettings: cpuFlags),
         .testTarget(
-            name: "SACEvaluationTests", dependencies: ["SACEvaluation", "SACData"], swiftSettings: cpuFlags),
+            name: "SACEvaluationTests", dependencies: ["SACEvaluation", "SACData", "SACCompression", "SACModel"],
+            swiftSettings: cpuFlags),
     ]
 )

@@ -27,6 +27,8 @@ public struct Evaluator {
     public let prompt: QAPrompt
     /// Generation limit per answer.
     public var maxNewTokens: Int
+    /// Ids that end an answer: the template's EOS, the tokenizer's and the model's.
+    public let stopTokens: Set<Int32>
     /// Contexts compressed by the last `evaluate` (one per distinct context used).
     public private(set) var compressions = 0
 
@@ -35,6 +37,10 @@ public struct Evaluator {
         decoder = MemoryDecoder(model: compressor.model)
         self.prompt = prompt
         self.maxNewTokens = maxNewTokens
+        var stops: Set<Int32> = [prompt.eos]
+        if let e = prompt.tokenizer.eosTokenId { stops.insert(Int32(e)) }
+        if let e = compressor.model.config.eosTokenId { stops.insert(Int32(e)) }
+        stopTokens = stops
     }
 
     /// Scores of the data set `data` (at most `limit` questions): metrics in percent, the
@@ -60,7 +66,7 @@ public struct Evaluator {
                 if done >= total { break outer }
                 let e = data.examples[i]
                 let r = try decoder.answer(
-                    memory: memory, question: prompt.question(e.question), maxTokens: maxNewTokens, stopTokens: [prompt.eos])
+                    memory: memory, question: prompt.question(e.question), maxTokens: maxNewTokens, stopTokens: stopTokens)
                 answerSeconds += r.prefillSeconds + r.decodeSeconds
                 let text = prompt.text(r.ids)
                 scores.add(prediction: text, answers: e.answers)
