@@ -7,105 +7,275 @@ import SACTensor
 struct BenchTrain: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
-        abstract: "One SAC training step on a 510-token context, and answer latency from a memory vs the full context.",
+        abstract: "Speed of one SAC training step, of compressing, and of answering from a memory.",
         discussion: """
-            The step: encoder (LoRA q_proj/v_proj on, anchor embedding, bidirectional, keys/values only) over \
-            --context-tokens tokens, the anchors' KV handed to the frozen decoder reading [LM] + question + \
-            answer, cross-entropy on the answer, backward through decoder and encoder, clipping, AdamW. \
-            Weights are Float32 (the GGUF dequantised), as PyTorch holds them. The answer latency is the time \
-            to the first token with the quantised model (what `sac answer` runs): from an already compressed \
-            5x memory vs from the whole context. scripts/bench_train.py runs PyTorch beside it.
+            One step = Compressor.loss (510-token context, one chunk, SAC 5x, LoRA q_proj,v_proj rank 128) \
+            with backward through the frozen decoder and the encoder, gradient clipping at 2.0, an AdamW \
+            step and zeroGrad, on the dequantised (Float32) model. Also times the encoder forward alone \
+            (compress) and the time to first token answering from a stored 5x memory against reading the \
+            whole context. scripts/bench_train.py runs the same step in PyTorch beside it.
             """)
 
     @OptionGroup var modelOptions: ModelOptions
-    @Option(help: "Context length in tokens (one chunk at 510).") var contextTokens = 510
-    @Option(help: "Timed training steps (after one warm-up step).") var steps = 5
-    @Option(help: "LoRA rank (alpha = 2·rank).") var rank = 128
-    @Option(help: "Repetitions of each latency measurement (median reported).") var repeats = 5
+    @Option(help: "Timed training steps.") var steps = 5
+    @Option(help: "Untimed warm-up steps.") var warmup = 1
+    @Option(help: "Runs of each answer prefill (the median is reported).") var answerRuns = 5
+    @Option(help: "A text file for the context (default: a built-in public-domain text).") var text: String?
+    @Flag(help: "Also time the parts of a step: encoder forward/backward, decoder forward/backward, optimiser.")
+    var breakdown = false
     @Flag(help: "Print one JSON line instead of a table.") var json = false
 
     func validate() throws {
-        if contextTokens < 8 || steps < 1 || rank < 1 || repeats < 1 {
-            throw ValidationError("--context-tokens ≥ 8, --steps, --rank and --repeats ≥ 1")
+        if steps < 1 || warmup < 0 || answerRuns < 1 {
+            throw ValidationError("--steps and --answer-runs must be ≥ 1, --warmup ≥ 0")
         }
     }
 
-    static func median(_ xs: [Double]) -> Double {
-        let s = xs.sorted()
-        return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
-    }
-
-    static func time(_ body: () throws -> Void) rethrows -> Double {
-        let t = DispatchTime.now().uptimeNanoseconds
-        try body()
-        return Double(DispatchTime.now().uptimeNanoseconds - t) / 1e9
-    }
+    /// The question and answer of the benchmark, about the built-in text.
+    static let question = "What did both parties deprecate, according to the address?"
+    static let answer = "Both parties deprecated war."
+    static let contextTokens = 510
 
     func run() throws {
-        let loaded = try modelOptions.load(quiet: json, dequantize: true)
+        let start = Date()
+        let loaded = try ModelLoader.load(path: modelOptions.model, dequantize: true)
+        if !json { stderr("loaded \(loaded.name) (dequantised) in \(String(format: "%.2f", Date().timeIntervalSince(start))) s") }
         let model = loaded.model
         let prompt = try QAPrompt(tokenizer: loaded.tokenizer, config: model.config)
-        var ids = prompt.context("")
-        let passage = loaded.tokenizer.encode(BenchModel.text, addSpecialTokens: false)
-        while ids.count < contextTokens { ids += passage }
-        ids = Array(ids.prefix(contextTokens))
-        let q = prompt.question("What does the keeper of the lighthouse do every night?")
-        let a = prompt.answer("He lights the lamp")
+        let context = try contextIds(prompt)
+        let q = prompt.question(Self.question), a = prompt.answer(Self.answer)
         let seq = prompt.qaSequence(question: q, answer: a)
-        let settings = CompressorSettings(method: .sac, ratio: 5, lora: LoRAConfig(rank: rank, alpha: Float(2 * rank)))
-        let comp = try Compressor(model: model, settings: settings, seed: 1)
-        let params = comp.parameters
-        let opt = try AdamW(groups: [.init(params: params, weightDecay: 0.1)], lr: 1e-4, betas: (0.9, 0.95))
-        func step() throws {
-            opt.zeroGrad()
-            _ = try comp.loss(context: ids, decoder: seq)
-            _ = try clipGradNorm(params, maxNorm: 2)
-            opt.step()
-        }
-        try step()  // warm-up
-        var stepTimes: [Double] = [], encoderTimes: [Double] = [], forwardTimes: [Double] = []
-        for _ in 0..<steps {
-            stepTimes.append(try Self.time(step))
-            encoderTimes.append(try Self.time { _ = try comp.compress(ids) })
-            forwardTimes.append(try Self.time { _ = try comp.loss(context: ids, decoder: seq, backward: false) })
-        }
-        let stepS = Self.median(stepTimes), encS = Self.median(encoderTimes), fwdS = Self.median(forwardTimes)
-        let decoderTokens = seq.ids.count + 1
+        let settings = CompressorSettings(method: .sac, ratio: 5)
+        let compressor = try Compressor(model: model, settings: settings, seed: 1)
+        let optimizer = try AdamW(parameters: compressor.parameters, lr: 1e-4, betas: (0.9, 0.95), weightDecay: 0.1)
+        let supervised = seq.targets.filter { $0 != CrossEntropy.defaultIgnoreIndex }.count
+        let scale = 1 / Float(supervised)
 
-        // Answer latency with the quantised model, as `sac answer` runs it.
-        let qmodel = try ModelLoader.load(path: modelOptions.model).model
-        let qcomp = try Compressor(model: qmodel, settings: settings, seed: 1)
-        let memory = try qcomp.compress(ids)
-        let decoder = MemoryDecoder(model: qmodel)
-        var fromMemory: [Double] = [], fromContext: [Double] = [], compressTimes: [Double] = []
-        for _ in 0..<repeats {
-            compressTimes.append(try Self.time { _ = try qcomp.compress(ids) })
-            fromMemory.append(try decoder.answer(memory: memory, question: q, maxTokens: 1, stopTokens: []).prefillSeconds)
-            fromContext.append(try decoder.answerFromContext(context: ids, question: q, maxTokens: 1, stopTokens: []).prefillSeconds)
+        // Training steps.
+        var stepSeconds: [Double] = [], losses: [Double] = []
+        for i in 0..<(warmup + steps) {
+            let t = now()
+            let r = try compressor.loss(context: context, decoder: seq, gradScale: scale, backward: true)
+            try clipGradNorm(compressor.parameters, maxNorm: 2.0)
+            optimizer.step()
+            optimizer.zeroGrad()
+            let dt = seconds(since: t)
+            if i >= warmup { stepSeconds.append(dt); losses.append(r.lossSum / Double(r.count)) }
         }
-        let memS = Self.median(fromMemory), ctxS = Self.median(fromContext), cmpS = Self.median(compressTimes)
-        let rss = Double(peakResidentBytes()) / 1_048_576
+        // Encoder forward alone.
+        var compressSeconds: [Double] = []
+        var memory = try compressor.compress(context)
+        for _ in 0..<steps {
+            let t = now()
+            memory = try compressor.compress(context)
+            compressSeconds.append(seconds(since: t))
+        }
+        // Time to first token: from the stored memory vs from the whole context.
+        let decoder = MemoryDecoder(model: model)
+        let stops: Set<Int32> = [prompt.eos]
+        var fromMemory: [Double] = [], fromContext: [Double] = []
+        _ = try decoder.answer(memory: memory, question: q, maxTokens: 1, stopTokens: stops)
+        for _ in 0..<answerRuns {
+            fromMemory.append(try decoder.answer(memory: memory, question: q, maxTokens: 1, stopTokens: stops).prefillSeconds)
+            fromContext.append(
+                try decoder.answerFromContext(context: context, question: q, maxTokens: 1, stopTokens: stops).prefillSeconds)
+        }
+        let parts = breakdown ? try StepBreakdown.measure(
+            compressor: compressor, optimizer: optimizer, context: context, decoder: seq, gradScale: scale, runs: steps) : nil
+
+        let stepTokens = context.count + seq.ids.count + 1
+        let report = BenchTrainReport(
+            model: loaded.name, threads: Parallel.threads, contextIds: context, questionIds: q, answerIds: a,
+            decoderTokens: seq.ids.count + 1, supervisedTokens: supervised, carriers: memory.carriers,
+            steps: stepSeconds, losses: losses, stepTokens: stepTokens, compress: compressSeconds,
+            answerFromMemory: median(fromMemory), answerFromContext: median(fromContext),
+            peakRSSMB: Double(peakResidentBytes()) / 1_048_576, breakdown: parts)
         if json {
-            let obj: [String: Any] = [
-                "context_tokens": ids.count, "decoder_tokens": decoderTokens, "carriers": memory.carriers, "rank": rank,
-                "step_s": stepS, "step_s_all": stepTimes, "encoder_forward_s": encS, "loss_forward_s": fwdS,
-                "ttft_memory_s": memS, "ttft_context_s": ctxS, "compress_s": cmpS, "peak_rss_mb": rss,
-                "threads": Parallel.threads, "context_ids": ids.map { Int($0) }, "question_ids": q.map { Int($0) },
-                "answer_ids": a.map { Int($0) },
-            ]
-            let data = try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys])
+            let data = try JSONSerialization.data(withJSONObject: report.json, options: [.sortedKeys])
             print(String(decoding: data, as: UTF8.self))
-            return
+        } else {
+            report.printTable()
         }
-        print("SAC 5x training step, \(ids.count)-token context, \(decoderTokens) decoder tokens, LoRA rank \(rank), \(Parallel.threads) threads")
-        print(String(format: "  step (forward + backward + AdamW): %.0f ms  (%.0f tokens/s)", stepS * 1000,
-                     Double(ids.count + decoderTokens) / stepS))
-        print(String(format: "  of which encoder forward: %.0f ms, decoder forward + loss: %.0f ms, backward + update: %.0f ms",
-                     encS * 1000, (fwdS - encS) * 1000, (stepS - fwdS) * 1000))
-        print("Answer latency, \(ids.count)-token document (quantised model), time to first token:")
-        print(String(format: "  from the compressed 5x memory (%d carriers): %.1f ms", memory.carriers, memS * 1000))
-        print(String(format: "  from the full context: %.1f ms  (%.1fx slower)", ctxS * 1000, ctxS / memS))
-        print(String(format: "  compressing (once, beforehand): %.0f ms", cmpS * 1000))
-        print(String(format: "peak RSS %.0f MB", rss))
+    }
+
+    /// [BOS] + tok("### Context:\n") + tok(text), cut to 510 tokens (the text repeated if short).
+    func contextIds(_ prompt: QAPrompt) throws -> [Int32] {
+        var body = BenchModel.text
+        if let text {
+            guard let s = try? String(contentsOfFile: text, encoding: .utf8) else {
+                throw ValidationError("--text \(text): cannot read it as UTF-8 text")
+            }
+            body = s
+        }
+        let once = prompt.context(body)
+        guard once.count > 1 + 4 else { throw ValidationError("--text \(text ?? "built-in"): the text has no tokens") }
+        var ids = once
+        let passage = Array(once.dropFirst())
+        while ids.count < Self.contextTokens { ids += passage }
+        return Array(ids.prefix(Self.contextTokens))
     }
 }
+
+/// The parts of one training step timed one by one, on passes of their own that repeat what
+/// `Compressor.loss` does for a single-chunk SAC context.
+struct StepBreakdown {
+    var encoderForward: Double
+    var decoderForward: Double
+    var decoderBackward: Double
+    var encoderBackward: Double
+    var optimizer: Double
+    /// |loss here − Compressor.loss| for the same parameters: checks that the parts are the step.
+    var lossDifference: Double
+
+    static func measure(
+        compressor: Compressor, optimizer: AdamW, context: [Int32], decoder seq: DecoderSequence, gradScale: Float,
+        runs: Int
+    ) throws -> StepBreakdown {
+        let model = compressor.model, c = model.config, L = c.numLayers, d = c.hiddenSize
+        let kv = c.numKVHeads * c.headDim
+        let plans = try compressor.settings.plan(tokens: context.count)
+        guard plans.count == 1, let plan = plans.first, let anchor = compressor.anchorEmbedding,
+              let lm = compressor.lmToken
+        else {
+            throw ValidationError("--breakdown needs a one-chunk SAC context")
+        }
+        let enc = LlamaPass(model: model), dec = LlamaPass(model: model)
+        var t = (ef: [Double](), df: [Double](), db: [Double](), eb: [Double](), opt: [Double]())
+        var lossDifference = 0.0
+        for run in 0...runs {
+            let reference = try compressor.loss(context: context, decoder: seq, gradScale: gradScale, backward: false)
+            var s = now()
+            var x = model.embed(Array(context[plan.range]))
+            anchor.withValue { av in
+                for (i, j) in plan.carriers.enumerated() {
+                    for e in 0..<d { x[j * d + e] += av[plan.slots[i] * d + e] }
+                }
+            }
+            try enc.forward(embeddings: x, positions: plan.positions, mask: .none, lora: compressor.lora, keysOnly: true)
+            var keys = [[Float]](repeating: [], count: L), values = keys
+            for l in 0..<L { enc.gatherKV(layer: l, rows: plan.carriers, keys: &keys[l], values: &values[l]) }
+            let ef = seconds(since: s)
+
+            s = now()
+            let C = plan.carriers.count, n = Int32(context.count)
+            var y = lm.value.data
+            y.append(contentsOf: model.embed(seq.ids))
+            try dec.forward(
+                embeddings: y, positions: (0...seq.ids.count).map { n + Int32($0) }, mask: .causal(prefix: C),
+                prefix: PrefixKV(keys: keys, values: values, count: C), lora: nil)
+            var rows: [Int] = [], targets: [Int32] = []
+            for (i, tg) in seq.targets.enumerated() where tg != CrossEntropy.defaultIgnoreIndex {
+                rows.append(i); targets.append(tg)
+            }
+            let ce = try dec.crossEntropy(rows: rows, targets: targets, gradScale: gradScale)
+            let df = seconds(since: s)
+            lossDifference = max(lossDifference, abs(ce.lossSum - reference.lossSum) / Double(max(ce.count, 1)))
+
+            s = now()
+            let g = try dec.backward(dHidden: ce.dHidden)
+            lm.withMutableGrad { lg in for e in 0..<d { lg[e] += g.embeddings[e] } }
+            let db = seconds(since: s)
+
+            s = now()
+            let T = plan.sequenceLength
+            var dK = [[Float]](repeating: [Float](repeating: 0, count: T * kv), count: L), dV = dK
+            for l in 0..<L {
+                for (i, j) in plan.carriers.enumerated() {
+                    for q in 0..<kv {
+                        dK[l][j * kv + q] = g.prefixKeys[l][i * kv + q]
+                        dV[l][j * kv + q] = g.prefixValues[l][i * kv + q]
+                    }
+                }
+            }
+            let e = try enc.backward(dHidden: nil, dKeys: dK, dValues: dV)
+            anchor.withMutableGrad { ag in
+                for (i, j) in plan.carriers.enumerated() {
+                    for q in 0..<d { ag[plan.slots[i] * d + q] += e.embeddings[j * d + q] }
+                }
+            }
+            let eb = seconds(since: s)
+
+            s = now()
+            try clipGradNorm(compressor.parameters, maxNorm: 2.0)
+            optimizer.step()
+            optimizer.zeroGrad()
+            let opt = seconds(since: s)
+            if run > 0 { t.ef.append(ef); t.df.append(df); t.db.append(db); t.eb.append(eb); t.opt.append(opt) }
+        }
+        return StepBreakdown(
+            encoderForward: median(t.ef), decoderForward: median(t.df), decoderBackward: median(t.db),
+            encoderBackward: median(t.eb), optimizer: median(t.opt), lossDifference: lossDifference)
+    }
+}
+
+/// What `sac bench train` measured.
+struct BenchTrainReport {
+    var model: String
+    var threads: Int
+    var contextIds: [Int32], questionIds: [Int32], answerIds: [Int32]
+    var decoderTokens: Int, supervisedTokens: Int, carriers: Int
+    var steps: [Double], losses: [Double]
+    var stepTokens: Int
+    var compress: [Double]
+    var answerFromMemory: Double, answerFromContext: Double
+    var peakRSSMB: Double
+    var breakdown: StepBreakdown?
+
+    var json: [String: Any] {
+        var o: [String: Any] = [
+            "model": model, "threads": threads, "context_ids": contextIds.map(Int.init),
+            "question_ids": questionIds.map(Int.init), "answer_ids": answerIds.map(Int.init),
+            "context_tokens": contextIds.count, "decoder_tokens": decoderTokens, "supervised_tokens": supervisedTokens,
+            "carriers": carriers, "steps": steps.count, "step_ms": steps.map { $0 * 1000 },
+            "step_ms_median": median(steps) * 1000, "step_ms_mean": mean(steps) * 1000,
+            "step_tok_s": Double(stepTokens) / median(steps), "losses": losses,
+            "compress_ms_median": median(compress) * 1000, "compress_ms_mean": mean(compress) * 1000,
+            "compress_tok_s": Double(contextIds.count) / median(compress),
+            "ttft_memory_ms": answerFromMemory * 1000, "ttft_context_ms": answerFromContext * 1000,
+            "ttft_speedup": answerFromContext / answerFromMemory, "peak_rss_mb": peakRSSMB,
+        ]
+        if let b = breakdown {
+            o["breakdown_ms"] = [
+                "encoder_forward": b.encoderForward * 1000, "decoder_forward": b.decoderForward * 1000,
+                "decoder_backward": b.decoderBackward * 1000, "encoder_backward": b.encoderBackward * 1000,
+                "optimizer": b.optimizer * 1000,
+            ]
+            o["breakdown_loss_difference"] = b.lossDifference
+        }
+        return o
+    }
+
+    func printTable() {
+        print("model: \(model) (dequantised to Float32), threads: \(threads), SAC 5x, LoRA q_proj,v_proj r128")
+        print("step: \(contextIds.count) context tokens → \(carriers) carriers; decoder \(decoderTokens) tokens, \(supervisedTokens) supervised")
+        print(String(format: "train step:  median %.1f ms, mean %.1f ms over %d steps = %.1f tokens/s (encoder+decoder)",
+                     median(steps) * 1000, mean(steps) * 1000, steps.count, Double(stepTokens) / median(steps)))
+        print(String(format: "compress:    median %.1f ms, mean %.1f ms = %.1f tokens/s (encoder forward alone)",
+                     median(compress) * 1000, mean(compress) * 1000, Double(contextIds.count) / median(compress)))
+        print(String(format: "loss:        %.4f first, %.4f last timed step", losses.first ?? .nan, losses.last ?? .nan))
+        print(String(format: "answer TTFT: %.1f ms from the stored %dx memory, %.1f ms from the full context (%.1fx faster)",
+                     answerFromMemory * 1000, contextIds.count / max(carriers, 1), answerFromContext * 1000,
+                     answerFromContext / answerFromMemory))
+        if let b = breakdown {
+            let total = b.encoderForward + b.decoderForward + b.decoderBackward + b.encoderBackward + b.optimizer
+            print("breakdown (median ms):")
+            for (name, v) in [("encoder forward", b.encoderForward), ("decoder forward + loss", b.decoderForward),
+                              ("decoder backward", b.decoderBackward), ("encoder backward", b.encoderBackward),
+                              ("clip + AdamW + zeroGrad", b.optimizer)] {
+                print("  " + name.padding(toLength: 26, withPad: " ", startingAt: 0)
+                      + String(format: "%8.1f  (%4.1f%%)", v * 1000, 100 * v / total))
+            }
+            print(String(format: "  (loss matches Compressor.loss to %.1e)", b.lossDifference))
+        }
+        print(String(format: "peak resident memory: %.0f MB", peakRSSMB))
+    }
+}
+
+private func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
+private func seconds(since t: UInt64) -> Double { Double(DispatchTime.now().uptimeNanoseconds - t) / 1e9 }
+private func median(_ xs: [Double]) -> Double {
+    let s = xs.sorted()
+    guard !s.isEmpty else { return .nan }
+    return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+}
+private func mean(_ xs: [Double]) -> Double { xs.isEmpty ? .nan : xs.reduce(0, +) / Double(xs.count) }
