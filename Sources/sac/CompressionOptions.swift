@@ -44,7 +44,7 @@ struct MethodOptions: ParsableArguments {
     @Option(help: "Longest context accepted, in tokens (default 32768).")
     var maxContextTokens: Int?
 
-    @Option(help: "Seed for random anchors and initialisation.")
+    @Option(help: "Seed for initialisation, random anchors and (sac train) the data order.")
     var seed: UInt64?
 
     /// The validated settings.

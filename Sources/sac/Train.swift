@@ -29,14 +29,14 @@ struct Train: ParsableCommand {
     @Option(help: "Linear warm-up updates.") var warmup = 300
     @Option(help: "Gradient-norm clipping.") var clip: Float = 2.0
     @Option(help: "AdamW weight decay.") var weightDecay: Float = 0.1
-    @Option(help: "Seed for data order and initialisation.") var trainSeed: UInt64 = 0
     @Option(help: "Validation loss every N updates (0: never).") var validEvery = 50
     @Option(help: "Validation examples.") var validExamples = 16
     @Option(help: "Checkpoint every N updates.") var checkpointEvery = 50
     @Option(help: "LM/AE window length range in tokens, e.g. 510-1020.") var lmTokens = "510-1020"
     @Option(help: "AE weight for ae+lm.") var aeWeight: Float = 0.5
     @Option(help: "LM weight for ae+lm.") var lmWeight: Float = 0.5
-    @Option(help: "Start from this trained adapter (e.g. LM pre-training before QA fine-tuning).") var initFrom: String?
+    @Option(name: .customLong("init"), help: "Start from this trained adapter (e.g. LM pre-training before QA fine-tuning).")
+    var initFrom: String?
     @Option(help: "Read at most N lines of each QA file.") var limit: Int?
     @Option(help: "Output directory.") var out: String
     @Flag(help: "Continue from the newest checkpoint in --out.") var resume = false
@@ -46,6 +46,7 @@ struct Train: ParsableCommand {
         guard parts.count == 2, parts[0] >= 4, parts[0] <= parts[1] else {
             throw ValidationError("--lm-tokens: expected MIN-MAX with 4 ≤ MIN ≤ MAX, got \(lmTokens)")
         }
+        let trainSeed = methodOptions.seed ?? 0
         let loaded = try modelOptions.load(dequantize: true)
         let files = try DataFiles(paths: data, limit: limit)
         for (f, s) in files.skipped.prefix(20) { stderr("skipped \(f) \(s)") }
