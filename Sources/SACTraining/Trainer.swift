@@ -72,10 +72,12 @@ public final class Trainer {
             throw CompressionError.invalidFile(file: out + "/checkpoints/latest", detail: "no checkpoint to resume from")
         }
         let state = try Checkpoint.readState(path)
-        var a = state.config, b = config
-        a.steps = 0; b.steps = 0
-        guard a == b else {
-            throw CompressionError.identityMismatch(file: path, field: "training configuration", expected: "\(b)", found: "\(a)")
+        let differing = config.resultAffectingDifferences(from: state.config)
+        guard differing.isEmpty else {
+            throw CompressionError.identityMismatch(
+                file: path, field: "training configuration (\(differing.map(\.name).joined(separator: ", ")))",
+                expected: differing.map { "\($0.name) \($0.now)" }.joined(separator: ", "),
+                found: differing.map { "\($0.name) \($0.saved)" }.joined(separator: ", "))
         }
         guard state.data == dataFingerprint else {
             throw CompressionError.identityMismatch(file: path, field: "training data", expected: dataFingerprint, found: state.data)

@@ -46,4 +46,24 @@ public struct TrainerConfig: Codable, Sendable, Equatable {
         guard validEvery >= 0, checkpointEvery >= 1 else { throw fail("--valid-every ≥ 0 and --checkpoint-every ≥ 1") }
         guard aeWeight >= 0, lmWeight >= 0, aeWeight + lmWeight > 0 else { throw fail("AE/LM weights must be ≥ 0, not both 0") }
     }
+
+    /// The settings that change what training computes (everything except the number of
+    /// steps and how often to validate or checkpoint) that differ from `saved`, as
+    /// (name, this value, saved value): resuming requires none.
+    public func resultAffectingDifferences(from saved: TrainerConfig) -> [(name: String, now: String, saved: String)] {
+        var out: [(name: String, now: String, saved: String)] = []
+        func cmp<T: Equatable>(_ name: String, _ a: T, _ b: T) { if a != b { out.append((name, "\(a)", "\(b)")) } }
+        cmp("objective", objective, saved.objective)
+        cmp("batch", batchSize, saved.batchSize)
+        cmp("lr", lr, saved.lr)
+        cmp("warmup", warmupSteps, saved.warmupSteps)
+        cmp("clip", clipNorm, saved.clipNorm)
+        cmp("weight decay", weightDecay, saved.weightDecay)
+        cmp("beta1", beta1, saved.beta1)
+        cmp("beta2", beta2, saved.beta2)
+        cmp("seed", seed, saved.seed)
+        cmp("AE weight", aeWeight, saved.aeWeight)
+        cmp("LM weight", lmWeight, saved.lmWeight)
+        return out
+    }
 }
