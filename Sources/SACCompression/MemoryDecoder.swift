@@ -66,8 +66,17 @@ public struct MemoryDecoder: Sendable {
         if let lm = memory.lmToken { x.append(contentsOf: lm); positions.append(p); p += 1 }
         x.append(contentsOf: model.embed(question))
         positions.append(contentsOf: (0..<question.count).map { p + Int32($0) })
-        var logits = try model.forward(embeddings: x, positions: positions, cache: cache, logits: .last)
+        let logits = try model.forward(embeddings: x, positions: positions, cache: cache, logits: .last)
+        return try greedy(logits, cache, maxTokens, stopTokens, onToken, started: t0, promptTokens: positions.count)
+    }
+
+    /// Greedy generation after a prefill that produced `logits` (timed from `started`).
+    private func greedy(
+        _ first: [Float], _ cache: KVCache, _ maxTokens: Int, _ stopTokens: Set<Int32>, _ onToken: ((Int32) -> Void)?,
+        started t0: Date, promptTokens: Int
+    ) throws -> AnswerResult {
         let t1 = Date()
+        var logits = first
         var out: [Int32] = []
         while out.count < maxTokens {
             let next = Sampler.argmax(logits)
@@ -79,7 +88,7 @@ public struct MemoryDecoder: Sendable {
         }
         return AnswerResult(
             ids: out, prefillSeconds: t1.timeIntervalSince(t0), decodeSeconds: Date().timeIntervalSince(t1),
-            promptTokens: positions.count)
+            promptTokens: promptTokens)
     }
 
     /// Greedy answer from the whole context read as plain text by the base model (the
@@ -90,18 +99,7 @@ public struct MemoryDecoder: Sendable {
         let t0 = Date()
         let ids = context + question
         let cache = model.makeCache(capacity: ids.count + maxTokens + 1)
-        var logits = try model.forward(ids, cache: cache, logits: .last)
-        let t1 = Date()
-        var out: [Int32] = []
-        while out.count < maxTokens {
-            let next = Sampler.argmax(logits)
-            if stopTokens.contains(next) { break }
-            out.append(next)
-            if out.count == maxTokens { break }
-            logits = try model.forward([next], cache: cache, logits: .last)
-        }
-        return AnswerResult(
-            ids: out, prefillSeconds: t1.timeIntervalSince(t0), decodeSeconds: Date().timeIntervalSince(t1),
-            promptTokens: ids.count)
+        let logits = try model.forward(ids, cache: cache, logits: .last)
+        return try greedy(logits, cache, maxTokens, stopTokens, nil, started: t0, promptTokens: ids.count)
     }
 }
