@@ -12,6 +12,14 @@ let cpuFlags: [SwiftSetting] = []
 
 let kernelFlags: [SwiftSetting] = cpuFlags + [.unsafeFlags(["-enforce-exclusivity=unchecked"])]
 
+#if arch(x86_64)
+// The 512-bit micro-kernels, compiled for AVX-512 in a module of their own and called only
+// when the CPU has AVX-512F (checked at run time), so that one binary runs everywhere.
+let avx512Flags: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "skylake-avx512", "-enforce-exclusivity=unchecked"])]
+#else
+let avx512Flags: [SwiftSetting] = []
+#endif
+
 let package = Package(
     name: "SAC",
     platforms: [.macOS(.v13)],
@@ -29,7 +37,9 @@ let package = Package(
     ],
     targets: [
         // Float32 storage, threaded SIMD kernels with forward and backward side by side, AdamW.
-        .target(name: "SACTensor", swiftSettings: kernelFlags),
+        .target(name: "SACTensor", dependencies: ["SACTensorAVX512"], swiftSettings: kernelFlags),
+        // AVX-512 micro-kernels (x86-64 only), chosen at run time by SACTensor.
+        .target(name: "SACTensorAVX512", swiftSettings: avx512Flags),
         // Llama config and weights, GGUF/safetensors readers, BPE tokenizer, KV cache, inference.
         .target(name: "SACModel", dependencies: ["SACTensor"], swiftSettings: kernelFlags),
         // Compression methods (SAC, EPL, 500xCompressor, ICAE, full, tokens): carriers, masks,

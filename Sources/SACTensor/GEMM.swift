@@ -1,10 +1,16 @@
 /// Single-precision general matrix multiply (row-major), the project's BLAS-3 kernel.
 ///
 /// `C = alpha·op(A)·op(B) + beta·C` with `op(A)` of shape m×k and `op(B)` of shape k×n.
-/// Large products pack panels of A and B (Goto/BLIS blocking) and run a 6×16 AVX2
-/// micro-kernel on disjoint blocks of C over `Parallel.threads` threads; products with
+/// Large products pack panels of A and B (Goto/BLIS blocking) and run a 12×32 AVX-512
+/// micro-kernel where the CPU has it (checked at run time), else a 6×16 AVX2 one, on
+/// disjoint blocks of C over `Parallel.threads` threads; products with
 /// m ≤ 4 (decoding) stream B once without packing.
 public enum GEMM {
+    /// The micro-kernels large products use on this machine, in words (for benchmarks and logs).
+    public static var kernelFamily: String {
+        GEMMKernel.useAVX512 ? "AVX-512 12×32 (AVX2 6×16 at the edges)" : "AVX2 6×16"
+    }
+
     /// Computes `C[m×n] = alpha·op(A)·op(B) + beta·C`, all matrices row-major.
     ///
     /// - `op(A)` is m×k: A is stored m×k (`A[i,p] = a[i·lda + p]`), or k×m when `transA`

@@ -1,3 +1,7 @@
+#if arch(x86_64)
+import SACTensorAVX512
+#endif
+
 /// The packed (Goto/BLIS) GEMM driver for m > 4.
 ///
 /// op(A) and op(B) are packed whole (all of k) into micro-panel layouts, split into row
@@ -30,15 +34,23 @@ enum GEMMDriver {
         beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int
     ) {
         let mr = GEMMKernel.mr, nr = GEMMKernel.nr
+        #if arch(x86_64)
+        let wide = GEMMKernel.useAVX512
+        #else
+        let wide = false
+        #endif
         // Depth blocks of equal size: one when k ≤ kcSingle, else at most kcBlock each.
         let kBlocks = k <= kcSingle ? 1 : (k + kcBlock - 1) / kcBlock
-        let sub = subPanels > 0 ? subPanels : max(4, 4608 / ((k + kBlocks - 1) / kBlocks))
+        // The AVX-512 kernel takes B micro-panels in pairs and A micro-panels in pairs: keep
+        // column chunks and row blocks even so that only the matrix's own edges are narrow.
+        let unit = wide ? 2 : 1
+        let sub = (subPanels > 0 ? subPanels : max(4, 4608 / ((k + kBlocks - 1) / kBlocks))).roundedUp(to: unit)
         let kcMax = (k + kBlocks - 1) / kBlocks
         // Row panels (multiples of the row block) and column panels (multiples of nr) that fit.
         let mBlocksAll = (m + mcBlock - 1) / mcBlock
-        let mc = ((m + mBlocksAll - 1) / mBlocksAll).roundedUp(to: mr)
+        let mc = ((m + mBlocksAll - 1) / mBlocksAll).roundedUp(to: mr * unit)
         let mbRows = max(mc, packLimit / k / mc * mc)
-        let nbCols = max(nr, packLimit / k / nr * nr)
+        let nbCols = max(nr * unit, packLimit / k / (nr * unit) * (nr * unit))
         let mPanelRows = min(m.roundedUp(to: mr), mbRows)
         let nPanelCols = min(n.roundedUp(to: nr), nbCols)
         let buffer = GEMMBufferPool.shared.acquire(mPanelRows * k + nPanelCols * k)
@@ -94,11 +106,13 @@ enum GEMMDriver {
                 // Compute: row blocks × column chunks, enough tasks to balance the threads.
                 let mBlocks = (mb + mc - 1) / mc
                 let wanted = threads <= 1 ? 1 : (GEMMDriver.tasksPerThread * threads + mBlocks - 1) / mBlocks
-                let nChunks = max(1, min(bPanels, wanted))
+                let units = (bPanels + unit - 1) / unit
+                let nChunks = max(1, min(units, wanted))
                 let computeTask = { (task: Int) in
                     let ib = task / nChunks, cb = task % nChunks
                     let i0 = ib * mc, i1 = min(mb, i0 + mc)
-                    let q0 = bPanels * cb / nChunks, q1 = bPanels * (cb + 1) / nChunks
+                    let q0 = min(bPanels, unit * (units * cb / nChunks))
+                    let q1 = min(bPanels, unit * (units * (cb + 1) / nChunks))
                     if i0 >= i1 || q0 >= q1 { return }
                     // Column sub-chunks keep the C block (MC × 16·subPanels) in L2 across
                     // the depth blocks.
@@ -110,18 +124,43 @@ enum GEMMDriver {
                             let kc = min(kcMax, k - pc)
                             let betaHere: Float = pc == 0 ? beta : 1
                             let aBase = pa + mPad * pc, bBase = pb + ncPad * pc
-                            for q in qs..<qe {
+                            var q = qs
+                            while q < qe {
                                 let j0 = q * nr
-                                let cols = min(nr, nc - j0)
                                 let bp = bBase + q * nr * kc
                                 let cj = c + ic * ldc + jc + j0
                                 var i = i0
+                                #if arch(x86_64)
+                                if wide && q + 1 < qe && nc - j0 >= 2 * nr {
+                                    // Two full B micro-panels: 12×32 tiles, 6×16 tiles at the bottom edge.
+                                    while i + 2 * mr <= i1 {
+                                        GEMMKernelAVX512.kernel12x32(
+                                            kc: kc, pa0: aBase + i * kc, pa1: aBase + (i + mr) * kc,
+                                            pb0: bp, pb1: bp + nr * kc, c: cj + i * ldc, ldc: ldc,
+                                            alpha: alpha, beta: betaHere)
+                                        i += 2 * mr
+                                    }
+                                    while i < i1 {
+                                        for h in 0..<2 {
+                                            GEMMKernel.tile(
+                                                kc: kc, pa: aBase + i * kc, pb: bp + h * nr * kc,
+                                                c: cj + i * ldc + h * nr, ldc: ldc, rows: min(mr, i1 - i),
+                                                cols: nr, alpha: alpha, beta: betaHere)
+                                        }
+                                        i += mr
+                                    }
+                                    q += 2
+                                    continue
+                                }
+                                #endif
+                                let cols = min(nr, nc - j0)
                                 while i < i1 {
                                     GEMMKernel.tile(
                                         kc: kc, pa: aBase + i * kc, pb: bp, c: cj + i * ldc, ldc: ldc,
                                         rows: min(mr, i1 - i), cols: cols, alpha: alpha, beta: betaHere)
                                     i += mr
                                 }
+                                q += 1
                             }
                             pc += kc
                         }

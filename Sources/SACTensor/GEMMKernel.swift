@@ -1,6 +1,12 @@
-/// The AVX2 micro-kernel: a 6×16 tile of C from packed A and B panels, with 12 SIMD8
+/// The AVX2 micro-kernel (the baseline, and the edges of the AVX-512 path): a 6×16 tile of C from packed A and B panels, with 12 SIMD8
 /// accumulators (6 rows × 2 vectors) updated by fused multiply-adds.
 enum GEMMKernel {
+    /// Whether the driver runs the 12×32 AVX-512 kernel (`GEMMKernelAVX512`) on full
+    /// 12-row × 32-column tiles, keeping this 6×16 kernel for the edges. Set from
+    /// `CPUFeatures.preferAVX512`; tests switch it to check both paths. Never true on a CPU
+    /// without AVX-512F; not changed while a GEMM runs.
+    nonisolated(unsafe) static var useAVX512 = CPUFeatures.preferAVX512
+
     /// Rows of the register tile.
     static let mr = 6
     /// Columns of the register tile (two SIMD8 vectors).

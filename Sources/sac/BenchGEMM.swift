@@ -46,7 +46,10 @@ struct BenchGEMM: ParsableCommand {
         }
         guard reps > 0 else { throw ValidationError("--reps must be positive") }
         var records: [[String: Any]] = []
-        if !json { print("shape(MxKxN)        threads case       ms   GFLOP/s") }
+        if !json {
+            print("kernels: \(GEMM.kernelFamily)")
+            print("shape(MxKxN)        threads case       ms   GFLOP/s")
+        }
         for (m, k, n) in shapeList {
             var rng = SplitMix64(seed: 1)
             let a = (0..<(m * k)).map { _ in Float.random(in: -1..<1, using: &rng) }
