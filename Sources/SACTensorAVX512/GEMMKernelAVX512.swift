@@ -30,9 +30,47 @@ public enum GEMMKernelAVX512 {
         var c10a = SIMD16<Float>(), c10b = SIMD16<Float>()
         var c11a = SIMD16<Float>(), c11b = SIMD16<Float>()
         var a0 = pa0, a1 = pa1, b0 = pb0, b1 = pb1
-        for _ in 0..<kc {
-            let x = UnsafeRawPointer(b0).loadUnaligned(as: SIMD16<Float>.self)
-            let y = UnsafeRawPointer(b1).loadUnaligned(as: SIMD16<Float>.self)
+        // Two k steps per trip (fewer loop instructions per 48 FMAs), then the odd one.
+        for _ in 0..<(kc >> 1) {
+            do {
+                let x = UnsafeRawPointer(b0 + 0).loadUnaligned(as: SIMD16<Float>.self)
+                let y = UnsafeRawPointer(b1 + 0).loadUnaligned(as: SIMD16<Float>.self)
+                var s: SIMD16<Float>
+                s = SIMD16<Float>(repeating: a0[0]); c0a = c0a.addingProduct(s, x); c0b = c0b.addingProduct(s, y)
+                s = SIMD16<Float>(repeating: a0[1]); c1a = c1a.addingProduct(s, x); c1b = c1b.addingProduct(s, y)
+                s = SIMD16<Float>(repeating: a0[2]); c2a = c2a.addingProduct(s, x); c2b = c2b.addingProduct(s, y)
+                s = SIMD16<Float>(repeating: a0[3]); c3a = c3a.addingProduct(s, x); c3b = c3b.addingProduct(s, y)
+                s = SIMD16<Float>(repeating: a0[4]); c4a = c4a.addingProduct(s, x); c4b = c4b.addingProduct(s, y)
+                s = SIMD16<Float>(repeating: a0[5]); c5a = c5a.addingProduct(s, x); c5b = c5b.addingProduct(s, y)
+                s = SIMD16<Float>(repeating: a1[0]); c6a = c6a.addingProduct(s, x); c6b = c6b.addingProduct(s, y)
+                s = SIMD16<Float>(repeating: a1[1]); c7a = c7a.addingProduct(s, x); c7b = c7b.addingProduct(s, y)
+                s = SIMD16<Float>(repeating: a1[2]); c8a = c8a.addingProduct(s, x); c8b = c8b.addingProduct(s, y)
+                s = SIMD16<Float>(repeating: a1[3]); c9a = c9a.addingProduct(s, x); c9b = c9b.addingProduct(s, y)
+                s = SIMD16<Float>(repeating: a1[4]); c10a = c10a.addingProduct(s, x); c10b = c10b.addingProduct(s, y)
+                s = SIMD16<Float>(repeating: a1[5]); c11a = c11a.addingProduct(s, x); c11b = c11b.addingProduct(s, y)
+            }
+            do {
+                let x = UnsafeRawPointer(b0 + 16).loadUnaligned(as: SIMD16<Float>.self)
+                let y = UnsafeRawPointer(b1 + 16).loadUnaligned(as: SIMD16<Float>.self)
+                var s: SIMD16<Float>
+                s = SIMD16<Float>(repeating: a0[6]); c0a = c0a.addingProduct(s, x); c0b = c0b.addingProduct(s, y)
+                s = SIMD16<Float>(repeating: a0[7]); c1a = c1a.addingProduct(s, x); c1b = c1b.addingProduct(s, y)
+                s = SIMD16<Float>(repeating: a0[8]); c2a = c2a.addingProduct(s, x); c2b = c2b.addingProduct(s, y)
+                s = SIMD16<Float>(repeating: a0[9]); c3a = c3a.addingProduct(s, x); c3b = c3b.addingProduct(s, y)
+                s = SIMD16<Float>(repeating: a0[10]); c4a = c4a.addingProduct(s, x); c4b = c4b.addingProduct(s, y)
+                s = SIMD16<Float>(repeating: a0[11]); c5a = c5a.addingProduct(s, x); c5b = c5b.addingProduct(s, y)
+                s = SIMD16<Float>(repeating: a1[6]); c6a = c6a.addingProduct(s, x); c6b = c6b.addingProduct(s, y)
+                s = SIMD16<Float>(repeating: a1[7]); c7a = c7a.addingProduct(s, x); c7b = c7b.addingProduct(s, y)
+                s = SIMD16<Float>(repeating: a1[8]); c8a = c8a.addingProduct(s, x); c8b = c8b.addingProduct(s, y)
+                s = SIMD16<Float>(repeating: a1[9]); c9a = c9a.addingProduct(s, x); c9b = c9b.addingProduct(s, y)
+                s = SIMD16<Float>(repeating: a1[10]); c10a = c10a.addingProduct(s, x); c10b = c10b.addingProduct(s, y)
+                s = SIMD16<Float>(repeating: a1[11]); c11a = c11a.addingProduct(s, x); c11b = c11b.addingProduct(s, y)
+            }
+            a0 += 12; a1 += 12; b0 += 32; b1 += 32
+        }
+        if kc & 1 != 0 {
+            let x = UnsafeRawPointer(b0 + 0).loadUnaligned(as: SIMD16<Float>.self)
+            let y = UnsafeRawPointer(b1 + 0).loadUnaligned(as: SIMD16<Float>.self)
             var s: SIMD16<Float>
             s = SIMD16<Float>(repeating: a0[0]); c0a = c0a.addingProduct(s, x); c0b = c0b.addingProduct(s, y)
             s = SIMD16<Float>(repeating: a0[1]); c1a = c1a.addingProduct(s, x); c1b = c1b.addingProduct(s, y)
@@ -46,7 +84,6 @@ public enum GEMMKernelAVX512 {
             s = SIMD16<Float>(repeating: a1[3]); c9a = c9a.addingProduct(s, x); c9b = c9b.addingProduct(s, y)
             s = SIMD16<Float>(repeating: a1[4]); c10a = c10a.addingProduct(s, x); c10b = c10b.addingProduct(s, y)
             s = SIMD16<Float>(repeating: a1[5]); c11a = c11a.addingProduct(s, x); c11b = c11b.addingProduct(s, y)
-            a0 += 6; a1 += 6; b0 += 16; b1 += 16
         }
         let al = SIMD16<Float>(repeating: alpha)
         var r = UnsafeMutableRawPointer(c)
