@@ -4,7 +4,7 @@ RELEASE = -c release
 TESTFLAGS = -c release -Xswiftc -enable-testing
 SAC = .build/release/sac
 
-.PHONY: build test model demo bench bench-gemm bench-model bench-train
+.PHONY: build test model demo chat bench bench-gemm bench-model bench-train
 
 build:
 	$(SWIFT) build $(RELEASE)
@@ -17,8 +17,14 @@ test:
 model:
 	bash scripts/fetch_model.sh
 
-# The main job: fetch the default model if needed, build, and answer a question with it.
+# The main job: fetch the default model if needed, build, compress the bundled document with the
+# shipped SAC adapter (adapters/sac-smollm2-5x) and answer the bundled questions from the 5x memory
+# and, for comparison, from the full context.
 demo: model build
+	$(SAC) demo
+
+# The chat demo: the plain model answering one prompt.
+chat: model build
 	$(SAC) generate --chat --prompt "In one sentence, what is a lighthouse for?" --max-tokens 48
 
 bench: bench-gemm bench-model bench-train

@@ -5,7 +5,7 @@ struct SAC: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sac",
         abstract: "Semantic-Anchor Compression: compress long contexts into a few key-value pairs and answer from them.",
-        subcommands: [Train.self, Compress.self, Answer.self, Eval.self, Tokenize.self, Generate.self, Bench.self])
+        subcommands: [Demo.self, Train.self, Compress.self, Answer.self, Eval.self, Tokenize.self, Generate.self, Bench.self])
 }
 
 struct Bench: ParsableCommand {
