@@ -117,6 +117,6 @@ struct StoreVerify: ParsableCommand {
     }
 }
 
-extension StoreError: @retroactive LocalizedError {
+extension StoreError: LocalizedError {
     public var errorDescription: String? { description }
 }

@@ -112,10 +112,11 @@ import Testing
         let questions = ["Who is named in the text?", "What year is mentioned?", "Where is it?", "What happened?"]
         let jobs = (0..<16).map { (ids[$0 % 3], questions[($0 / 3) % 4]) }
         var sequential: [String: String] = [:]
-        for (id, q) in Set(jobs.map { "\($0.0)|\($0.1)" }).sorted().map({ ($0.split(separator: "|").map(String.init)) }) {
-            let r = try await ask(c, id[0], q)
+        for key in Set(jobs.map { $0.0 + "|" + $0.1 }).sorted() {
+            let parts = key.split(separator: "|").map(String.init)
+            let r = try await ask(c, parts[0], parts[1])
             #expect(r.status == 200, "\(r.text)")
-            sequential[id[0] + "|" + q] = r.json["answer"] as? String
+            sequential[key] = r.json["answer"] as? String
         }
         let concurrent = try await withThrowingTaskGroup(of: (Int, Int, String?).self) { group in
             for (i, job) in jobs.enumerated() {

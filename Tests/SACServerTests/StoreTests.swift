@@ -61,7 +61,7 @@ func temporaryDirectory(_ name: String) throws -> String {
         }
         #expect(try MemoryID("0123456789abcdef0123456789abcdef").value == "0123456789abcdef0123456789abcdef")
         let a = MemoryID.random(), b = MemoryID.random()
-        #expect(a != b && (try MemoryID(a.value)) == a)
+        #expect(try a != b && MemoryID(a.value) == a)
         #expect(throws: StoreError.self) { try Store(directory: "/nonexistent-\(UUID().uuidString)", create: false) }
     }
 
