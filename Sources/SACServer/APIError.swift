@@ -45,7 +45,10 @@ public struct APIError: HTTPResponseError, CustomStringConvertible, Sendable {
     public static func from(_ error: Error) -> APIError {
         switch error {
         case let e as APIError: return e
+        case let e as HTTPError:
+            return APIError(e.status, e.body ?? (e.status == .notFound ? "no such endpoint" : e.status.reasonPhrase))
         case let e as WorkerBusy: return APIError(.serviceUnavailable, e.description, retryAfter: 1)
+        case let e as ServerSetupError: return APIError(.serviceUnavailable, e.description)
         case let e as StoreError:
             switch e {
             case .invalidID: return APIError(.badRequest, e.description, field: "id")

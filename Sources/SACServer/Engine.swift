@@ -30,9 +30,11 @@ final class Engine: @unchecked Sendable {
     let modelName: String
     let stopTokens: Set<Int32>
     let logger: Logger
+    let cache: MemoryCache
 
     /// - Throws: `ServerSetupError` when two adapters share a ratio, or an adapter fails to load.
-    init(loaded: LoadedModel, adapters: [String], store: Store, maxContextTokens: Int?, logger: Logger) throws {
+    init(loaded: LoadedModel, adapters: [String], store: Store, maxContextTokens: Int?, cacheBytes: Int, logger: Logger) throws {
+        cache = MemoryCache(budget: cacheBytes)
         model = loaded.model
         tokenizer = loaded.tokenizer
         prompt = try QAPrompt(tokenizer: loaded.tokenizer, config: loaded.model.config)
@@ -81,7 +83,7 @@ final class Engine: @unchecked Sendable {
         guard !question.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
             throw APIError(.badRequest, "field question is empty", field: "question")
         }
-        let (record, memory) = try store.load(id)
+        let (record, memory) = try load(id)
         let q = prompt.question(question)
         try checkLength(memory.carriers + q.count + maxTokens + 2, field: "question")
         onStart()
@@ -115,7 +117,7 @@ final class Engine: @unchecked Sendable {
         }
         let ids = tokenizer.encode(templated, addSpecialTokens: false)
         guard !ids.isEmpty else { throw APIError(.badRequest, "messages have no tokens", field: "messages") }
-        let memory = try contextID.map { try store.load($0).memory }
+        let memory = try contextID.map { try load($0).memory }
         if let memory { try memory.checkModel(decoder.modelIdentity, file: "memory \(contextID!.value)") }
         try checkLength((memory?.carriers ?? 0) + ids.count + maxTokens + 2, field: "messages")
         onStart()
@@ -161,6 +163,16 @@ final class Engine: @unchecked Sendable {
             prefillSeconds: prefill, totalSeconds: Date().timeIntervalSince(t0), finishReason: finish)
     }
 
+    /// The index row of `id` (so a deleted memory is never served) and its memory, from the
+    /// cache when the same file was read before, else read and checked from the store.
+    func load(_ id: MemoryID) throws -> (record: StoredMemory, memory: CompressedMemory) {
+        let record = try store.record(id)
+        if let m = cache.get(record) { return (record, m) }
+        let m = try store.memory(for: record)
+        cache.put(record, m)
+        return (record, m)
+    }
+
     /// 422 when a sequence of `tokens` would not fit the model's context window.
     private func checkLength(_ tokens: Int, field: String) throws {
         let limit = model.config.maxPositionEmbeddings
@@ -174,4 +186,35 @@ final class Engine: @unchecked Sendable {
 public struct ServerSetupError: Error, CustomStringConvertible, Sendable {
     public let description: String
     public init(_ d: String) { description = d }
+}
+
+/// Memories recently read from the store, by id and file checksum, least recently used
+/// evicted beyond `budget` bytes. Used on the model thread only.
+final class MemoryCache {
+    let budget: Int
+    private var entries: [String: (sha: String, memory: CompressedMemory, bytes: Int, used: UInt64)] = [:]
+    private var bytes = 0
+    private var clock: UInt64 = 0
+
+    init(budget: Int) { self.budget = max(0, budget) }
+
+    func get(_ r: StoredMemory) -> CompressedMemory? {
+        guard let e = entries[r.id], e.sha == r.fileSha256 else { return nil }
+        clock += 1
+        entries[r.id]!.used = clock
+        return e.memory
+    }
+
+    func put(_ r: StoredMemory, _ m: CompressedMemory) {
+        let size = m.byteCount
+        guard size <= budget else { return }
+        if let old = entries.removeValue(forKey: r.id) { bytes -= old.bytes }
+        while bytes + size > budget, let oldest = entries.min(by: { $0.value.used < $1.value.used }) {
+            bytes -= oldest.value.bytes
+            entries.removeValue(forKey: oldest.key)
+        }
+        clock += 1
+        entries[r.id] = (r.fileSha256, m, size, clock)
+        bytes += size
+    }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import Logging
 import Prometheus
 
 /// The server's Prometheus metrics (`GET /metrics`): requests by route and status, request
@@ -55,26 +56,27 @@ final class ServerMetrics: Sendable {
     }
 }
 
-/// Counts and times every request by route (the route pattern, not the raw path) and status.
+/// Counts and times every request by route (the route pattern, not the raw path) and status,
+/// and turns every error (the handlers', the router's 404) into a JSON error response.
 struct MetricsMiddleware<Context: RequestContext>: RouterMiddleware {
     let metrics: ServerMetrics
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let start = ContinuousClock.now
-        func seconds() -> Double {
-            let d = ContinuousClock.now - start
-            return Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
-        }
-        let route = context.endpointPath ?? "unmatched"
+        var response: Response
         do {
-            let response = try await next(request, context)
-            metrics.request(route: context.endpointPath ?? route, method: request.method.rawValue,
-                            status: response.status.code, seconds: seconds())
-            return response
+            response = try await next(request, context)
         } catch {
-            let status = (error as? HTTPResponseError)?.status.code ?? 500
-            metrics.request(route: context.endpointPath ?? route, method: request.method.rawValue, status: status, seconds: seconds())
-            throw error
+            let e = APIError.from(error)
+            let level: Logger.Level = e.status.code == 503 ? .warning : e.status.code >= 500 ? .error : .debug
+            context.logger.log(level: level, "request failed", metadata: [
+                "path": "\(request.uri.path)", "status": "\(e.status.code)", "error": "\(e.message)",
+            ])
+            response = try e.response(from: request, context: context)
         }
+        let d = ContinuousClock.now - start
+        metrics.request(route: context.endpointPath ?? "unmatched", method: request.method.rawValue, status: response.status.code,
+                        seconds: Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18)
+        return response
     }
 }

@@ -15,14 +15,15 @@ public final class ModelWorker: @unchecked Sendable {
     /// Most jobs queued or running at once.
     public let capacity: Int
     private let condition = NSCondition()
-    private var jobs: [() -> Void] = []
+    private var jobs: [@Sendable () -> (@Sendable () -> Void)] = []
     private var running = 0
     private var stopped = false
     private var thread: Thread?
 
     public init(capacity: Int) {
         self.capacity = max(1, capacity)
-        let t = Thread { [unowned self] in self.loop() }
+        // The thread keeps the worker alive until `stop()` lets it exit.
+        let t = Thread { [self] in self.loop() }
         t.name = "sac-model-worker"
         t.stackSize = 16 << 20
         thread = t
@@ -40,17 +41,23 @@ public final class ModelWorker: @unchecked Sendable {
     public func run<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { (c: CheckedContinuation<T, Error>) in
             do {
-                try enqueue { c.resume(with: Result { try work() }) }
+                try enqueue {
+                    let result = Result { try work() }
+                    return { c.resume(with: result) }
+                }
             } catch {
                 c.resume(throwing: error)
             }
         }
     }
 
-    /// Queues `job` (which must report its own result). Throws `WorkerBusy` when full.
-    public func enqueue(_ job: @escaping @Sendable () -> Void) throws {
+    /// Queues `job`, which does the work and returns how to deliver its result: the worker
+    /// frees the job's place in the queue first, so a client that has its answer can submit
+    /// again at once. Throws `WorkerBusy` when full.
+    public func enqueue(_ job: @escaping @Sendable () -> (@Sendable () -> Void)) throws {
         condition.lock(); defer { condition.unlock() }
-        guard !stopped, jobs.count + running < capacity else { throw WorkerBusy(capacity: capacity) }
+        guard !stopped else { throw ServerSetupError("the server is shutting down") }
+        guard jobs.count + running < capacity else { throw WorkerBusy(capacity: capacity) }
         jobs.append(job)
         condition.signal()
     }
@@ -68,8 +75,9 @@ public final class ModelWorker: @unchecked Sendable {
             let job = jobs.removeFirst()
             running = 1
             condition.unlock()
-            job()
+            let deliver = job()
             condition.lock(); running = 0; condition.unlock()
+            deliver()
         }
     }
 }

@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import SACModel
 import SACStore
+import ServiceLifecycle
 
 /// Limits and addresses of a server.
 public struct ServerConfiguration: Sendable {
@@ -19,6 +20,8 @@ public struct ServerConfiguration: Sendable {
     /// `max_tokens` when a request gives none, and the largest accepted.
     public var defaultMaxTokens = 64
     public var maxTokensLimit = 1024
+    /// Bytes of memories kept in RAM after their first (checked) read; 0 reads every time.
+    public var memoryCacheBytes = 512 << 20
 
     public init() {}
 }
@@ -45,11 +48,9 @@ public final class SACService: Sendable {
         self.logger = logger
         store = try Store(directory: storeDirectory)
         engine = try Engine(loaded: loaded, adapters: adapters, store: store, maxContextTokens: configuration.maxContextTokens,
-                            logger: logger)
+                            cacheBytes: configuration.memoryCacheBytes, logger: logger)
         worker = ModelWorker(capacity: configuration.queueCapacity)
     }
-
-    deinit { worker.stop() }
 
     /// Ratios served (`POST /v1/contexts` `ratio`).
     public var ratios: [Int] { engine.ratios }
@@ -73,8 +74,46 @@ public final class SACService: Sendable {
             logger: logger)
     }
 
-    /// Runs until SIGINT or SIGTERM.
+    /// Starts the server in this process (tests, embedding); `stop()` shuts it down gracefully.
+    public func start() async throws -> RunningServer {
+        let (ports, sink) = AsyncStream<Int>.makeStream()
+        let group = ServiceGroup(configuration: .init(services: [application { sink.yield($0); sink.finish() }], logger: logger))
+        let task = Task { try await group.run() }
+        var it = ports.makeAsyncIterator()
+        guard let port = await it.next() else {
+            task.cancel()
+            _ = try? await task.value
+            throw ServerSetupError("the server stopped before listening on \(configuration.host):\(configuration.port)")
+        }
+        return RunningServer(service: self, port: port, group: group, task: task)
+    }
+
+    /// Runs until SIGINT or SIGTERM, then lets the model thread finish its queue and exit.
     public func run(onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+        defer { worker.stop() }
         try await application(onRunning: onRunning).runService()
+    }
+}
+
+/// A server started by `SACService.start()`; it keeps the service alive until `stop()`.
+public final class RunningServer: Sendable {
+    public let service: SACService
+    /// The bound port.
+    public let port: Int
+    let group: ServiceGroup
+    let task: Task<Void, Error>
+
+    init(service: SACService, port: Int, group: ServiceGroup, task: Task<Void, Error>) {
+        self.service = service
+        self.port = port
+        self.group = group
+        self.task = task
+    }
+
+    /// Stops accepting connections, finishes the open ones, and waits for the end.
+    public func stop() async {
+        await group.triggerGracefulShutdown()
+        _ = try? await task.value
+        service.worker.stop()
     }
 }

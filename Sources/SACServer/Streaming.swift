@@ -49,14 +49,16 @@ func streamingResponse(
             try worker.enqueue {
                 do {
                     try job({ gate.open() }, { sink.yield($0) })
-                    gate.open()
+                    return { gate.open(); sink.finish() }
                 } catch {
-                    if !gate.fail(error) {  // already streaming: report in-band
-                        let e = APIError.from(error)
-                        sink.yield(sseEvent(json: ["error": ["message": e.message, "type": e.type]]))
+                    return {
+                        if !gate.fail(error) {  // already streaming: report in-band
+                            let e = APIError.from(error)
+                            sink.yield(sseEvent(json: ["error": ["message": e.message, "type": e.type]]))
+                        }
+                        sink.finish()
                     }
                 }
-                sink.finish()
             }
         } catch {
             gate.fail(error)

@@ -167,12 +167,16 @@ public final class Store: Sendable {
         return (r, try check(r))
     }
 
+    /// The memory of index row `r`, its file checked as in `load`.
+    public func memory(for r: StoredMemory) throws -> CompressedMemory { try check(r) }
+
     /// Reads and checks the file of `r`.
     func check(_ r: StoredMemory) throws -> CompressedMemory {
         let id = try MemoryID(r.id)
         let p = path(for: id)
         let (bytes, sha): (Int, String)
         do { (bytes, sha) = try Self.checksum(p) } catch {
+            if (try? read({ try StoredMemory.fetchOne($0, key: r.id) })) == .some(nil) { throw StoreError.notFound(id: r.id) }
             throw StoreError.corrupt(id: r.id, detail: "the file is missing or unreadable")
         }
         guard bytes == r.fileBytes else {

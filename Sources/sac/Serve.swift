@@ -22,6 +22,8 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Longest context in tokens (422 beyond; default: the adapter's limit).") var maxContextTokens: Int?
     @Option(help: "Model jobs queued or running at once (503 with Retry-After beyond).") var queueSize = 64
     @Option(help: "max_tokens when a request gives none.") var maxTokens = 64
+    @Option(help: "MB of memories kept in RAM after their first checked read (0: read and check the file every time).")
+    var cacheMb = 512
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel = "info"
 
     func validate() throws {
@@ -29,6 +31,7 @@ struct Serve: AsyncParsableCommand {
         guard maxBodyBytes >= 1 else { throw ValidationError("--max-body-bytes must be ≥ 1") }
         guard queueSize >= 1 else { throw ValidationError("--queue-size must be ≥ 1") }
         guard maxTokens >= 1 else { throw ValidationError("--max-tokens must be ≥ 1") }
+        guard cacheMb >= 0 else { throw ValidationError("--cache-mb must be ≥ 0") }
         if let m = maxContextTokens, m < 1 { throw ValidationError("--max-context-tokens must be ≥ 1") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level: unknown level \(logLevel)") }
     }
@@ -50,6 +53,7 @@ struct Serve: AsyncParsableCommand {
         config.maxContextTokens = maxContextTokens
         config.queueCapacity = queueSize
         config.defaultMaxTokens = maxTokens
+        config.memoryCacheBytes = cacheMb << 20
         let service = try SACService(loaded: loaded, adapters: dirs, storeDirectory: store, configuration: config, logger: logger)
         try await service.run { port in
             stdoutWrite("listening on http://\(host):\(port)\n")

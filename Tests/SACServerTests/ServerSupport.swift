@@ -51,18 +51,11 @@ enum TestAdapters {
 }
 
 /// A server started by a test on a free loopback port.
-final class TestServer: Sendable {
-    let service: SACService
-    let port: Int
-    let task: Task<Void, Error>
+struct TestServer: Sendable {
+    let running: RunningServer
+    var service: SACService { running.service }
 
-    var base: String { "http://127.0.0.1:\(port)" }
-
-    private init(service: SACService, port: Int, task: Task<Void, Error>) {
-        self.service = service
-        self.port = port
-        self.task = task
-    }
+    var base: String { "http://127.0.0.1:\(running.port)" }
 
     static func start(loaded: LoadedModel, adapters: [String], store: String,
                       configure: (inout ServerConfiguration) -> Void = { _ in }) async throws -> TestServer {
@@ -71,20 +64,12 @@ final class TestServer: Sendable {
         config.defaultMaxTokens = 8
         configure(&config)
         var logger = Logger(label: "sac.test")
-        logger.logLevel = .warning
+        logger.logLevel = .critical  // the tests provoke errors on purpose
         let service = try SACService(loaded: loaded, adapters: adapters, storeDirectory: store, configuration: config, logger: logger)
-        let (ports, sink) = AsyncStream<Int>.makeStream()
-        let app = service.application { sink.yield($0) }
-        let task = Task { try await app.run() }
-        var it = ports.makeAsyncIterator()
-        guard let port = await it.next() else { throw ServerSetupError("server did not start") }
-        return TestServer(service: service, port: port, task: task)
+        return TestServer(running: try await service.start())
     }
 
-    func stop() async {
-        task.cancel()
-        _ = try? await task.value
-    }
+    func stop() async { await running.stop() }
 }
 
 /// A response: status, headers, body.

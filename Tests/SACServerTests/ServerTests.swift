@@ -88,6 +88,8 @@ import Testing
             #expect(r.text.contains(name), "metric \(name)")
         }
 
+        r = try await ask(c, id15, "Who?")  // now cached in the server
+        #expect(r.status == 200)
         r = try await c.delete("/v1/contexts/\(id15)")
         #expect(r.status == 200)
         r = try await c.get("/v1/contexts/\(id15)")
@@ -212,6 +214,8 @@ import Testing
             check(try await ask(c, bad, "Who?"), 400, field: "id", "answer invalid id \(bad)")
         }
         check(try await c.get("/v1/contexts?limit=abc"), 400, field: "limit", "bad limit")
+        check(try await c.get("/v1/no-such-endpoint"), 404, "unknown endpoint")
+        check(try await c.send(.PUT, "/v1/contexts/\(good)"), 404, "unknown method")
         check(try await c.post("/v1/contexts", ["text": String(repeating: "lighthouse keeper ", count: 2000)]), 413, "body over the limit")
         check(try await c.post("/v1/contexts", ["text": String(repeating: "The lamp burns. ", count: 200)]), 422, field: "text",
               "context over the token limit")
