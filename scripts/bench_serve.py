@@ -48,6 +48,7 @@ def get(url):
 
 def start_server(args):
     """Starts `sac serve` with untrained 5x and 15x adapters; returns (process, url, temp dir)."""
+    SAC = args.sac
     if not os.path.exists(SAC):
         sys.exit(f"{SAC} not found: run `swift build -c release` first")
     tmp = tempfile.mkdtemp(prefix="sac-bench-serve-")
@@ -78,6 +79,7 @@ def main():
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--max-tokens", type=int, default=16)
     ap.add_argument("--json", help="also write the results here")
+    ap.add_argument("--sac", default=SAC, help="the sac executable (when the script starts the server)")
     args = ap.parse_args()
     server = None
     url = args.url

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+@testable import SACServer
 @testable import SACStore
 
 /// Runs the built `sac` with `arguments`; returns its process (started) and stdout pipe.
@@ -119,6 +120,8 @@ final class LineReader: @unchecked Sendable {
         let ids = all.split(separator: "\n").map { String($0.split(separator: " ")[0]) }
         #expect(ids.count == files.count && Set(ids).count == files.count)
         for id in acknowledged.keys { #expect(ids.contains(id), "acknowledged \(id) is found again, not duplicated") }
+        print("sac store add killed 7 times (3 at fault points, 4 at arbitrary moments); \(acknowledged.count) acknowledged memories all readable; verify: "
+              + report.trimmingCharacters(in: .whitespacesAndNewlines).components(separatedBy: "\n").last!)
         let cleaned = try Store(directory: store).verify(clean: true)
         #expect(cleaned.isConsistent && cleaned.checked == files.count)
         #expect(try Store(directory: store).verify() == StoreVerification(checked: files.count))
@@ -134,4 +137,78 @@ final class LineReader: @unchecked Sendable {
         bad.waitUntilExit()
         #expect(bad.terminationStatus == 1 && badReport.contains("BAD \(victim)"), "\(badReport)")
     }
+
+    /// A `sac serve` process killed while clients add contexts: `sac store verify` passes,
+    /// and a new server on the same store serves every context it had acknowledged.
+    @Test func serverKilledWhileAddingContexts() async throws {
+        guard (try RealModel.get()) != nil, let adapters = try TestAdapters.get() else { return }
+        guard let sac = sacExecutable() else {
+            Issue.record("the sac executable was not found next to the test bundle")
+            return
+        }
+        let dir = try temporaryDirectory("server-crash")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let store = dir + "/store"
+        func startServer() throws -> (Process, Client) {
+            let (p, out) = try launch(sac, ["serve", "--store", store, "--adapter", adapters[5]!, "--port", "0", "--log-level", "error"])
+            guard let line = LineReader(out).next(), line.hasPrefix("listening on ") else {
+                p.terminate()
+                throw ServerSetupError("sac serve did not start")
+            }
+            return (p, Client(base: String(line.dropFirst("listening on ".count))))
+        }
+        let (server, c) = try startServer()
+        let acknowledged = AckList()
+        let clients = Task {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for k in 0..<4 {
+                    group.addTask {
+                        for j in 0..<6 {
+                            let text = "Client \(k), document \(j). " + [Documents.lighthouse, Documents.bees, Documents.volcano][(k + j) % 3]
+                            guard let r = try? await c.post("/v1/contexts", ["text": text]), r.status == 201,
+                                  let id = r.json["id"] as? String else { return }
+                            acknowledged.add(id, text)
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+        }
+        // Kill it once a few contexts are stored, while others are being compressed and written.
+        for _ in 0..<600 where acknowledged.count < 3 { try await Task.sleep(for: .milliseconds(20)) }
+        try await Task.sleep(for: .milliseconds(150))
+        kill(server.processIdentifier, SIGKILL)
+        server.waitUntilExit()
+        _ = await clients.result
+        let acks = acknowledged.all
+        #expect(acks.count >= 3 && acks.count < 24, "\(acks.count) acknowledged")
+
+        let (verify, verifyOut) = try launch(sac, ["store", "verify", "--store", store])
+        let report = String(decoding: verifyOut.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        verify.waitUntilExit()
+        #expect(verify.terminationStatus == 0, "\(report)")
+
+        let (restarted, c2) = try startServer()
+        defer { restarted.terminate(); restarted.waitUntilExit() }
+        for (id, text) in acks {
+            let r = try await c2.get("/v1/contexts/\(id)")
+            #expect(r.status == 200 && r.json["content_hash"] as? String == SHA256.hex(text), "\(id) after the restart")
+            let a = try await c2.post("/v1/contexts/\(id)/answers", ["question": "Which document is this?", "max_tokens": 2])
+            #expect(a.status == 200, "\(a.text)")
+        }
+        // A context committed just before the kill may exist without its reply having arrived.
+        let total = try await c2.get("/v1/contexts?limit=100").json["total"] as? Int ?? 0
+        #expect(total >= acks.count)
+        print("sac serve killed after \(acks.count) acknowledged contexts; \(total) in the store after restart; verify: "
+              + report.trimmingCharacters(in: .whitespacesAndNewlines).components(separatedBy: "\n").last!)
+    }
+}
+
+/// Ids acknowledged by a server, collected from several client tasks.
+final class AckList: @unchecked Sendable {
+    private let lock = NSLock()
+    private var items: [(String, String)] = []
+    func add(_ id: String, _ text: String) { lock.lock(); items.append((id, text)); lock.unlock() }
+    var count: Int { lock.lock(); defer { lock.unlock() }; return items.count }
+    var all: [(String, String)] { lock.lock(); defer { lock.unlock() }; return items }
 }
