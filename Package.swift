@@ -34,7 +34,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
-        .package(url: "https://github.com/apple/swift-nio", from: "2.81.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.0"),
     ],
     targets: [
         // Float32 storage, threaded SIMD kernels with forward and backward side by side, AdamW.
@@ -54,8 +54,7 @@ let package = Package(
         .target(
             name: "SACStore",
             dependencies: [
-                "SACCompression", "SACModel",
-                .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Logging", package: "swift-log"),
+                "SACCompression", "SACModel", .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: cpuFlags),
         // The HTTP service (Hummingbird 2): contexts, answers, OpenAI-compatible chat, metrics.
