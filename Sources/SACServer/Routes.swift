@@ -135,7 +135,8 @@ struct Handlers: Sendable {
         let id = try id(context)
         guard try wrap({ try store.delete(id) }) else { throw APIError(.notFound, "no memory with id \(id)", field: "id") }
         context.logger.info("deleted", metadata: ["id": "\(id)"])
-        return try json(["id": id.value, "deleted": "true"])
+        struct Deleted: Encodable { var id: String; var deleted = true }
+        return try json(Deleted(id: id.value))
     }
 
     func answer(_ request: Request, _ context: BasicRequestContext) async throws -> Response {

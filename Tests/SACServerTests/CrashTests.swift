@@ -212,3 +212,27 @@ final class AckList: @unchecked Sendable {
     var count: Int { lock.lock(); defer { lock.unlock() }; return items.count }
     var all: [(String, String)] { lock.lock(); defer { lock.unlock() }; return items }
 }
+
+@Suite struct ServeCommandTests {
+    /// `sac serve` with an adapter directory that is not one stops with a clear message.
+    @Test func badAdapterIsAClearError() throws {
+        guard (try RealModel.get()) != nil else { return }
+        guard let sac = sacExecutable() else {
+            Issue.record("the sac executable was not found next to the test bundle")
+            return
+        }
+        let dir = try temporaryDirectory("serve-cli")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: sac)
+        p.arguments = ["serve", "--store", dir + "/store", "--adapter", dir + "/missing", "--port", "0"]
+        let err = Pipe()
+        p.standardError = err
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        #expect(p.terminationStatus != 0)
+        #expect(message.contains("sac_config.json") && message.contains("adapter directory"), "\(message)")
+    }
+}

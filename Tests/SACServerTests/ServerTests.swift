@@ -91,7 +91,7 @@ import Testing
         r = try await ask(c, id15, "Who?")  // now cached in the server
         #expect(r.status == 200)
         r = try await c.delete("/v1/contexts/\(id15)")
-        #expect(r.status == 200)
+        #expect(r.status == 200 && r.json["deleted"] as? Bool == true && r.json["id"] as? String == id15)
         r = try await c.get("/v1/contexts/\(id15)")
         #expect(r.status == 404)
         r = try await ask(c, id15, "Who?")
