@@ -136,6 +136,24 @@ final class LineReader: @unchecked Sendable {
         let badReport = String(decoding: badOut.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         bad.waitUntilExit()
         #expect(bad.terminationStatus == 1 && badReport.contains("BAD \(victim)"), "\(badReport)")
+
+        // list, show, delete.
+        func sacOutput(_ args: [String]) throws -> (Int32, String) {
+            let (p, out) = try launch(sac, args)
+            let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            p.waitUntilExit()
+            return (p.terminationStatus, text)
+        }
+        let (listStatus, listing) = try sacOutput(["store", "list", "--store", store])
+        #expect(listStatus == 0 && ids.allSatisfy { listing.contains($0) })
+        let (showStatus, shown) = try sacOutput(["store", "show", "--store", store, ids[0]])
+        #expect(showStatus == 0 && shown.contains("\"id\" : \"\(ids[0])\"") && shown.contains(SHA256.hex(texts[0])))
+        #expect(try sacOutput(["store", "show", "--store", store, victim]).0 != 0, "a corrupted memory is not shown")
+        #expect(try sacOutput(["store", "show", "--store", store, "../../etc/passwd"]).0 != 0)
+        let (deleteStatus, deleted) = try sacOutput(["store", "delete", "--store", store, ids[0]])
+        #expect(deleteStatus == 0 && deleted.contains("deleted \(ids[0])"))
+        #expect(try sacOutput(["store", "show", "--store", store, ids[0]]).0 != 0)
+        #expect(try Store(directory: store).stats().count == files.count - 1)
     }
 
     /// A `sac serve` process killed while clients add contexts: `sac store verify` passes,
