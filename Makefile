@@ -4,7 +4,7 @@ RELEASE = -c release
 TESTFLAGS = -c release -Xswiftc -enable-testing
 SAC = .build/release/sac
 
-.PHONY: build test model demo chat bench bench-gemm bench-model bench-train
+.PHONY: build test model demo chat bench bench-gemm bench-model bench-train bench-serve
 
 build:
 	$(SWIFT) build $(RELEASE)
@@ -37,3 +37,8 @@ bench-model: model build
 
 bench-train: model build
 	python3 scripts/bench_train.py
+
+# The HTTP service: compress latency, answers from stored 5x/15x memories against the full
+# context, throughput with 1/4/16 clients (starts `sac serve` with untrained adapters).
+bench-serve: model build
+	python3 scripts/bench_serve.py

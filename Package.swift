@@ -31,9 +31,18 @@ let package = Package(
         .library(name: "SACData", targets: ["SACData"]),
         .library(name: "SACTraining", targets: ["SACTraining"]),
         .library(name: "SACEvaluation", targets: ["SACEvaluation"]),
+        .library(name: "SACStore", targets: ["SACStore"]),
+        .library(name: "SACServer", targets: ["SACServer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // The store and the HTTP service (issue #6).
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.0"),
     ],
     targets: [
         // Float32 storage, threaded SIMD kernels with forward and backward side by side, AdamW.
@@ -51,11 +60,29 @@ let package = Package(
         .target(name: "SACTraining", dependencies: ["SACCompression", "SACData", "SACModel", "SACTensor"], swiftSettings: kernelFlags),
         // Metrics (ROUGE-1 set F, EM, SQuAD F1/EM), the evaluator, Markdown/JSON reports.
         .target(name: "SACEvaluation", dependencies: ["SACCompression", "SACData", "SACModel"], swiftSettings: cpuFlags),
+        // Compressed memories on disk: safetensors files plus a GRDB (SQLite) index, atomic writes.
+        .target(
+            name: "SACStore",
+            dependencies: [
+                "SACCompression", "SACModel", .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: cpuFlags),
+        // The HTTP service (Hummingbird 2): contexts, answers, OpenAI-compatible chat, metrics.
+        .target(
+            name: "SACServer",
+            dependencies: [
+                "SACStore", "SACCompression", "SACModel",
+                .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: cpuFlags),
         // The command-line tool.
         .executableTarget(
             name: "sac",
             dependencies: [
-                "SACTensor", "SACModel", "SACCompression", "SACData", "SACTraining", "SACEvaluation",
+                "SACTensor", "SACModel", "SACCompression", "SACData", "SACTraining", "SACEvaluation", "SACStore", "SACServer",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: cpuFlags),
@@ -73,6 +100,15 @@ let package = Package(
             swiftSettings: cpuFlags),
         .testTarget(
             name: "SACEvaluationTests", dependencies: ["SACEvaluation", "SACData", "SACCompression", "SACModel"],
+            swiftSettings: cpuFlags),
+        .testTarget(
+            name: "SACServerTests",
+            dependencies: [
+                "SACServer", "SACStore", "SACCompression", "SACModel",
+                // A small HTTP/1.1 client on swift-nio (AsyncHTTPClient would add BoringSSL to the build).
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
             swiftSettings: cpuFlags),
     ]
 )

@@ -1,11 +1,12 @@
 import ArgumentParser
 
 @main
-struct SAC: ParsableCommand {
+struct SAC: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sac",
         abstract: "Semantic-Anchor Compression: compress long contexts into a few key-value pairs and answer from them.",
-        subcommands: [Demo.self, Train.self, Compress.self, Answer.self, Eval.self, Tokenize.self, Generate.self, Bench.self])
+        subcommands: [Demo.self, Train.self, Compress.self, Answer.self, Eval.self, Tokenize.self, Generate.self, Bench.self,
+                      Serve.self, StoreCommand.self, InitAdapter.self])
 }
 
 struct Bench: ParsableCommand {

@@ -1,0 +1,220 @@
+import Foundation
+import Logging
+import SACCompression
+import SACModel
+import SACStore
+
+/// What generation produced, for the handlers and the metrics.
+struct Generation: Sendable {
+    var text: String
+    var tokens: Int
+    var promptTokens: Int
+    var prefillSeconds: Double
+    var totalSeconds: Double
+    /// "stop" (end of sequence) or "length" (hit max_tokens).
+    var finishReason: String
+}
+
+/// The model side of the server: the base model, one compressor per served ratio, the QA
+/// prompt and the store. Every method runs on the `ModelWorker` thread only.
+final class Engine: @unchecked Sendable {
+    let model: LlamaModel
+    let tokenizer: Tokenizer
+    let prompt: QAPrompt
+    let decoder: MemoryDecoder
+    let store: Store
+    /// Compressors by ratio; `defaultRatio` is the first adapter's.
+    let ingestors: [Int: Ingestor]
+    let defaultRatio: Int
+    /// The model's display name (`GET /v1/models`).
+    let modelName: String
+    let stopTokens: Set<Int32>
+    let logger: Logger
+    let cache: MemoryCache
+
+    /// - Throws: `ServerSetupError` when two adapters share a ratio, or an adapter fails to load.
+    init(loaded: LoadedModel, adapters: [String], store: Store, maxContextTokens: Int?, cacheBytes: Int, logger: Logger) throws {
+        cache = MemoryCache(budget: cacheBytes)
+        model = loaded.model
+        tokenizer = loaded.tokenizer
+        prompt = try QAPrompt(tokenizer: loaded.tokenizer, config: loaded.model.config)
+        decoder = MemoryDecoder(model: loaded.model)
+        self.store = store
+        modelName = loaded.name
+        self.logger = logger
+        guard !adapters.isEmpty else { throw ServerSetupError("no adapter given: pass --adapter DIR") }
+        var byRatio: [Int: Ingestor] = [:]
+        var first: Int?
+        for dir in adapters {
+            let c = try Compressor.load(adapter: dir, model: loaded.model)
+            let r = c.settings.ratio
+            if byRatio[r] != nil { throw ServerSetupError("two adapters for ratio \(r) (\(dir)); give one adapter per ratio") }
+            byRatio[r] = Ingestor(compressor: c, prompt: prompt, store: store, maxContextTokens: maxContextTokens)
+            first = first ?? r
+            logger.info("adapter loaded", metadata: [
+                "dir": "\(dir)", "method": "\(c.settings.method.rawValue)", "ratio": "\(r)", "identity": "\(c.adapterIdentity)",
+            ])
+        }
+        ingestors = byRatio
+        defaultRatio = first!
+        var stops: Set<Int32> = [prompt.eos]
+        if let e = loaded.tokenizer.eosTokenId { stops.insert(Int32(e)) }
+        if let e = loaded.model.config.eosTokenId { stops.insert(Int32(e)) }
+        stopTokens = stops
+    }
+
+    var ratios: [Int] { ingestors.keys.sorted() }
+
+    /// Compresses and stores `text` at `ratio` (default: the first adapter's).
+    func compress(text: String, ratio: Int?) throws -> IngestResult {
+        let r = ratio ?? defaultRatio
+        guard let ingestor = ingestors[r] else {
+            throw APIError(.unprocessableContent,
+                           "ratio \(r) is not served: this server's adapters compress at \(ratios.map { "\($0)x" }.joined(separator: ", "))",
+                           field: "ratio")
+        }
+        return try ingestor.add(text: text)
+    }
+
+    /// Greedy answer to `question` from memory `id`; `onStart` runs once the memory is loaded
+    /// and checked, `onToken` with each piece of text.
+    func answer(id: MemoryID, question: String, maxTokens: Int, onStart: () -> Void = {},
+                onToken: ((String) -> Void)? = nil) throws -> Generation {
+        guard !question.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+            throw APIError(.badRequest, "field question is empty", field: "question")
+        }
+        let (record, memory) = try load(id)
+        let q = prompt.question(question)
+        try checkLength(memory.carriers + q.count + maxTokens + 2, field: "question")
+        onStart()
+        var stream = StreamingDecoder(tokenizer: tokenizer, skipSpecialTokens: true)
+        let t0 = Date()
+        let result = try decoder.answer(memory: memory, question: q, maxTokens: maxTokens, stopTokens: stopTokens,
+                                        file: "memory \(record.id)") { id in
+            let piece = stream.append(id)
+            if !piece.isEmpty { onToken?(piece) }
+        }
+        let tail = stream.finish()
+        if !tail.isEmpty { onToken?(tail) }
+        return Generation(
+            text: prompt.text(result.ids), tokens: result.ids.count, promptTokens: result.promptTokens,
+            prefillSeconds: result.prefillSeconds, totalSeconds: Date().timeIntervalSince(t0),
+            finishReason: result.ids.count >= maxTokens ? "length" : "stop")
+    }
+
+    /// Chat completion over `messages` (the model's chat template), optionally reading stored
+    /// memory `contextID` first, as `MemoryDecoder` does: its KV (or embeddings), `[LM]`, then
+    /// the conversation. Greedy when `temperature` is nil or 0, else seeded sampling.
+    func chat(messages: [ChatMessage], contextID: MemoryID?, maxTokens: Int, temperature: Float?, topP: Float, seed: UInt64,
+              onStart: () -> Void = {}, onToken: ((String) -> Void)? = nil) throws -> Generation {
+        var sampler: Sampler
+        do { sampler = try Sampler(temperature: temperature, topP: topP, seed: seed) } catch {
+            throw APIError(.badRequest, "\(error)", field: temperature.map { !($0 >= 0 && $0.isFinite) } == true ? "temperature" : "top_p")
+        }
+        let templated: String
+        do { templated = try tokenizer.applyChatTemplate(messages, addGenerationPrompt: true) } catch {
+            throw APIError(.badRequest, "messages cannot be formatted with the chat template: \(error)", field: "messages")
+        }
+        let ids = tokenizer.encode(templated, addSpecialTokens: false)
+        guard !ids.isEmpty else { throw APIError(.badRequest, "messages have no tokens", field: "messages") }
+        let memory = try contextID.map { try load($0).memory }
+        if let memory { try memory.checkModel(decoder.modelIdentity, file: "memory \(contextID!.value)") }
+        try checkLength((memory?.carriers ?? 0) + ids.count + maxTokens + 2, field: "messages")
+        onStart()
+        let t0 = Date()
+        let cache = model.makeCache(capacity: (memory?.carriers ?? 0) + ids.count + maxTokens + 2)
+        var logits: [Float]
+        var promptTokens = ids.count
+        if let memory {
+            var x: [Float] = []
+            var positions: [Int32] = []
+            if memory.method.usesKV {
+                try cache.append(keys: memory.keys, values: memory.values, count: memory.carriers)
+            } else {
+                x = memory.embeddings
+                positions = (0..<memory.carriers).map { Int32($0) }
+            }
+            var p = memory.decoderStart
+            if let lm = memory.lmToken { x.append(contentsOf: lm); positions.append(p); p += 1 }
+            x.append(contentsOf: model.embed(ids))
+            positions.append(contentsOf: (0..<ids.count).map { p + Int32($0) })
+            promptTokens = positions.count
+            logits = try model.forward(embeddings: x, positions: positions, cache: cache, logits: .last)
+        } else {
+            logits = try model.forward(ids, cache: cache, logits: .last)
+        }
+        let prefill = Date().timeIntervalSince(t0)
+        var out: [Int32] = []
+        var stream = StreamingDecoder(tokenizer: tokenizer, skipSpecialTokens: true)
+        var finish = "length"
+        while out.count < maxTokens {
+            let next = sampler.next(logits)
+            if stopTokens.contains(next) { finish = "stop"; break }
+            out.append(next)
+            let piece = stream.append(next)
+            if !piece.isEmpty { onToken?(piece) }
+            if out.count == maxTokens { break }
+            logits = try model.forward([next], cache: cache, logits: .last)
+        }
+        let tail = stream.finish()
+        if !tail.isEmpty { onToken?(tail) }
+        return Generation(
+            text: tokenizer.decode(out, skipSpecialTokens: true), tokens: out.count, promptTokens: promptTokens,
+            prefillSeconds: prefill, totalSeconds: Date().timeIntervalSince(t0), finishReason: finish)
+    }
+
+    /// The index row of `id` (so a deleted memory is never served) and its memory, from the
+    /// cache when the same file was read before, else read and checked from the store.
+    func load(_ id: MemoryID) throws -> (record: StoredMemory, memory: CompressedMemory) {
+        let record = try store.record(id)
+        if let m = cache.get(record) { return (record, m) }
+        let m = try store.memory(for: record)
+        cache.put(record, m)
+        return (record, m)
+    }
+
+    /// 422 when a sequence of `tokens` would not fit the model's context window.
+    private func checkLength(_ tokens: Int, field: String) throws {
+        let limit = model.config.maxPositionEmbeddings
+        if tokens > limit {
+            throw APIError(.unprocessableContent, "the request needs \(tokens) positions, more than the model's \(limit)", field: field)
+        }
+    }
+}
+
+/// A server that cannot start (bad adapters or options).
+public struct ServerSetupError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ d: String) { description = d }
+}
+
+/// Memories recently read from the store, by id and file checksum, least recently used
+/// evicted beyond `budget` bytes. Used on the model thread only.
+final class MemoryCache {
+    let budget: Int
+    private var entries: [String: (sha: String, memory: CompressedMemory, bytes: Int, used: UInt64)] = [:]
+    private var bytes = 0
+    private var clock: UInt64 = 0
+
+    init(budget: Int) { self.budget = max(0, budget) }
+
+    func get(_ r: StoredMemory) -> CompressedMemory? {
+        guard let e = entries[r.id], e.sha == r.fileSha256 else { return nil }
+        clock += 1
+        entries[r.id]!.used = clock
+        return e.memory
+    }
+
+    func put(_ r: StoredMemory, _ m: CompressedMemory) {
+        let size = m.byteCount
+        guard size <= budget else { return }
+        if let old = entries.removeValue(forKey: r.id) { bytes -= old.bytes }
+        while bytes + size > budget, let oldest = entries.min(by: { $0.value.used < $1.value.used }) {
+            bytes -= oldest.value.bytes
+            entries.removeValue(forKey: oldest.key)
+        }
+        clock += 1
+        entries[r.id] = (r.fileSha256, m, size, clock)
+        bytes += size
+    }
+}
