@@ -54,6 +54,17 @@ public struct MemoryDecoder: Sendable {
         }
         let t0 = Date()
         let cache = model.makeCache(capacity: memory.carriers + question.count + maxTokens + 2)
+        let (logits, promptTokens) = try prefill(memory: memory, tokens: question, cache: cache)
+        return try greedy(logits, cache, maxTokens, stopTokens, onToken, started: t0, promptTokens: promptTokens)
+    }
+
+    /// Reads `memory` and then `tokens` into `cache` (empty, with room for
+    /// `memory.carriers + tokens.count + 1` rows and what is generated after), with SPEC's
+    /// position rules: the memory's K/V as a prefix (or, for ICAE, its embeddings at positions
+    /// 0..<carriers), `[LM]` at `memory.decoderStart`, the tokens after it. Returns the last
+    /// position's logits and the number of positions read after the KV prefix. The memory's
+    /// model and shape must have been checked (`answer` does).
+    public func prefill(memory: CompressedMemory, tokens: [Int32], cache: KVCache) throws -> (logits: [Float], promptTokens: Int) {
         var x: [Float] = []
         var positions: [Int32] = []
         if memory.method.usesKV {
@@ -64,10 +75,10 @@ public struct MemoryDecoder: Sendable {
         }
         var p = memory.decoderStart
         if let lm = memory.lmToken { x.append(contentsOf: lm); positions.append(p); p += 1 }
-        x.append(contentsOf: model.embed(question))
-        positions.append(contentsOf: (0..<question.count).map { p + Int32($0) })
+        x.append(contentsOf: model.embed(tokens))
+        positions.append(contentsOf: (0..<tokens.count).map { p + Int32($0) })
         let logits = try model.forward(embeddings: x, positions: positions, cache: cache, logits: .last)
-        return try greedy(logits, cache, maxTokens, stopTokens, onToken, started: t0, promptTokens: positions.count)
+        return (logits, positions.count)
     }
 
     /// Greedy generation after a prefill that produced `logits` (timed from `started`).

@@ -126,20 +126,7 @@ final class Engine: @unchecked Sendable {
         var logits: [Float]
         var promptTokens = ids.count
         if let memory {
-            var x: [Float] = []
-            var positions: [Int32] = []
-            if memory.method.usesKV {
-                try cache.append(keys: memory.keys, values: memory.values, count: memory.carriers)
-            } else {
-                x = memory.embeddings
-                positions = (0..<memory.carriers).map { Int32($0) }
-            }
-            var p = memory.decoderStart
-            if let lm = memory.lmToken { x.append(contentsOf: lm); positions.append(p); p += 1 }
-            x.append(contentsOf: model.embed(ids))
-            positions.append(contentsOf: (0..<ids.count).map { p + Int32($0) })
-            promptTokens = positions.count
-            logits = try model.forward(embeddings: x, positions: positions, cache: cache, logits: .last)
+            (logits, promptTokens) = try decoder.prefill(memory: memory, tokens: ids, cache: cache)
         } else {
             logits = try model.forward(ids, cache: cache, logits: .last)
         }

@@ -82,16 +82,22 @@ struct AdapterOptions: ParsableArguments {
     /// repository that built this executable, else ./adapters/sac-smollm2-5x.
     func resolve() throws -> String {
         if let adapter { return adapter }
-        if let env = ProcessInfo.processInfo.environment["SAC_ADAPTER"], !env.isEmpty { return env }
-        let exe = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-        let candidates = [
-            exe.deletingLastPathComponent().appendingPathComponent("../../../\(Self.shippedName)").standardized.path,
-            FileManager.default.currentDirectoryPath + "/" + Self.shippedName,
-        ]
-        for c in candidates where FileManager.default.fileExists(atPath: c + "/sac_config.json") { return c }
+        if let shipped = Self.shipped() { return shipped }
         throw ValidationError(
             "no --adapter given and the shipped adapter \(Self.shippedName) was not found; "
                 + "pass --adapter DIR (a directory written by `sac train`), or --method tokens for the training-free baseline")
+    }
+
+    /// $SAC_ADAPTER, else the shipped adapter next to the repository that built this
+    /// executable, else ./adapters/sac-smollm2-5x; nil when none of them exists.
+    static func shipped() -> String? {
+        if let env = ProcessInfo.processInfo.environment["SAC_ADAPTER"], !env.isEmpty { return env }
+        let exe = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        let candidates = [
+            exe.deletingLastPathComponent().appendingPathComponent("../../../\(shippedName)").standardized.path,
+            FileManager.default.currentDirectoryPath + "/" + shippedName,
+        ]
+        return candidates.first { FileManager.default.fileExists(atPath: $0 + "/sac_config.json") }
     }
 
     /// Loads the compressor onto `model`.

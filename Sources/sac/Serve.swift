@@ -63,13 +63,7 @@ struct Serve: AsyncParsableCommand {
 
 /// The shipped adapter (see `AdapterOptions.resolve`), or a clear error asking for --adapter.
 func shippedAdapter() throws -> String {
-    if let env = ProcessInfo.processInfo.environment["SAC_ADAPTER"], !env.isEmpty { return env }
-    let exe = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-    let candidates = [
-        exe.deletingLastPathComponent().appendingPathComponent("../../../\(AdapterOptions.shippedName)").standardized.path,
-        FileManager.default.currentDirectoryPath + "/" + AdapterOptions.shippedName,
-    ]
-    for c in candidates where FileManager.default.fileExists(atPath: c + "/sac_config.json") { return c }
+    if let shipped = AdapterOptions.shipped() { return shipped }
     throw ValidationError(
         "no --adapter given and the shipped adapter \(AdapterOptions.shippedName) was not found; "
             + "pass --adapter DIR (written by `sac train`, or an untrained one from `sac init-adapter`)")
