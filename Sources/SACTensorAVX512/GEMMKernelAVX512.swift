@@ -6,7 +6,11 @@
 /// This module is compiled for `skylake-avx512`: call it only after `SACTensor` has checked at
 /// run time that the CPU and the operating system support AVX-512F (`GEMMKernel.useAVX512`).
 /// It uses no generic standard-library code, so that no AVX-512 copy of a shared
-/// specialisation can be linked in place of the baseline one.
+/// specialisation can be linked in place of the baseline one (`nm` on its object file lists
+/// only this kernel and its type metadata). The k steps are written out rather than folded
+/// into a struct of accumulators with an inlined `step`: that version emitted shared weak
+/// helpers (`__swift_memcpy1536_16`) compiled for AVX-512, which the linker could pick for
+/// baseline code.
 public enum GEMMKernelAVX512 {
     /// `C[0..<12, 0..<32] = alpha·(Ã·B̃) + beta·C` where `pa0`/`pa1` are packed A micro-panels
     /// (kc·6 floats each: rows 0–5 and 6–11) and `pb0`/`pb1` packed B micro-panels (kc·16
