@@ -24,6 +24,8 @@ enum GEMMDriver {
     /// Largest k done as one depth block: C is then written in a single pass (no second
     /// read-modify-write of a large C); measured faster than two blocks of 288 at k = 576.
     static let kcSingle = 576
+    /// Widest B (columns) done as row-block tasks that pack their own rows of A.
+    static let narrowCols = 256
     /// Largest packed panel of A or B, in floats (16 MiB). Tests lower it to exercise the
     /// split into several row and column panels; not changed while a GEMM runs.
     nonisolated(unsafe) static var packLimit = 1 << 22
@@ -47,10 +49,16 @@ enum GEMMDriver {
         let sub = (subPanels > 0 ? subPanels : max(4, 4608 / ((k + kBlocks - 1) / kBlocks))).roundedUp(to: unit)
         let kcMax = (k + kBlocks - 1) / kBlocks
         // Row panels (multiples of the row block) and column panels (multiples of nr) that fit.
-        let mBlocksAll = (m + mcBlock - 1) / mcBlock
+        let nbCols = max(nr * unit, packLimit / k / (nr * unit) * (nr * unit))
+        // Narrow B (n ≤ `narrowCols`, one column panel): tasks are row blocks over all the
+        // columns, each packing its own rows of A just before using them (still in this
+        // core's cache), instead of a shared A packed by all threads and read across cores.
+        let narrow = n <= narrowCols && n <= nbCols
+        let mBlocksAll = narrow
+            ? max(1, min((m + mr * unit - 1) / (mr * unit), tasksPerThread * max(1, threads)))
+            : (m + mcBlock - 1) / mcBlock
         let mc = ((m + mBlocksAll - 1) / mBlocksAll).roundedUp(to: mr * unit)
         let mbRows = max(mc, packLimit / k / mc * mc)
-        let nbCols = max(nr * unit, packLimit / k / (nr * unit) * (nr * unit))
         let mPanelRows = min(m.roundedUp(to: mr), mbRows)
         let nPanelCols = min(n.roundedUp(to: nr), nbCols)
         let buffer = GEMMBufferPool.shared.acquire(mPanelRows * k + nPanelCols * k)
@@ -71,7 +79,7 @@ enum GEMMDriver {
                 let aPanels = (mb + mr - 1) / mr
                 let mPad = aPanels * mr
                 // Pack what changed: (depth block, micro-panel) pairs of A and of B.
-                let doA = jc == 0 || !singleM, doB = ic == 0 || !singleN
+                let doA = !narrow && (jc == 0 || !singleM), doB = ic == 0 || !singleN
                 let bGroup = transB ? 1 : 4
                 let bGroups = (bPanels + bGroup - 1) / bGroup
                 let perK = (doA ? aPanels : 0) + (doB ? bGroups : 0)
@@ -107,13 +115,28 @@ enum GEMMDriver {
                 let mBlocks = (mb + mc - 1) / mc
                 let wanted = threads <= 1 ? 1 : (GEMMDriver.tasksPerThread * threads + mBlocks - 1) / mBlocks
                 let units = (bPanels + unit - 1) / unit
-                let nChunks = max(1, min(units, wanted))
+                let nChunks = narrow ? 1 : max(1, min(units, wanted))
                 let computeTask = { (task: Int) in
                     let ib = task / nChunks, cb = task % nChunks
                     let i0 = ib * mc, i1 = min(mb, i0 + mc)
                     let q0 = min(bPanels, unit * (units * cb / nChunks))
                     let q1 = min(bPanels, unit * (units * (cb + 1) / nChunks))
                     if i0 >= i1 || q0 >= q1 { return }
+                    if narrow {
+                        // This task is the only user of rows i0..<i1: pack them here.
+                        var pc = 0
+                        while pc < k {
+                            let kc = min(kcMax, k - pc)
+                            var r = i0
+                            while r < i1 {
+                                GEMMPack.packA(
+                                    trans: transA, a: a, lda: lda, i0: ic + r, rows: min(mr, i1 - r),
+                                    p0: pc, kc: kc, dst: packedA + mPad * pc + r * kc)
+                                r += mr
+                            }
+                            pc += kc
+                        }
+                    }
                     // Column sub-chunks keep the C block (MC × 16·subPanels) in L2 across
                     // the depth blocks.
                     var qs = q0

@@ -24,6 +24,13 @@ public enum Parallel {
             for i in 0..<count { body(i) }
             return
         }
+        if #available(macOS 15.0, *) {
+            if WorkerPool.shared.run(count, threads: threads, body) { return }
+            // Busy with another job (a parallel loop inside a parallel loop, or another
+            // thread's kernel): run this one on the caller alone.
+            for i in 0..<count { body(i) }
+            return
+        }
         withoutActuallyEscaping(body) { escapable in
             let box = UncheckedSendable(escapable)
             DispatchQueue.concurrentPerform(iterations: count) { i in box.value(i) }
