@@ -84,15 +84,18 @@ enum GEMMDriver {
                 let bGroups = (bPanels + bGroup - 1) / bGroup
                 let perK = (doA ? aPanels : 0) + (doB ? bGroups : 0)
                 let packTasks = kBlocks * perK
+                // Packs the A micro-panel of this row panel's rows i0..<i0+mr, depth block pc.
+                let packAPanel = { (i0: Int, pc: Int, kc: Int) in
+                    GEMMPack.packA(
+                        trans: transA, a: a, lda: lda, i0: ic + i0, rows: min(mr, mb - i0),
+                        p0: pc, kc: kc, dst: packedA + mPad * pc + i0 * kc)
+                }
                 let packTask = { (t: Int) in
                     let kb = t / perK, r = t % perK
                     let pc = kb * kcMax, kc = min(kcMax, k - pc)
                     let ta = doA ? r : -1
                     if ta >= 0 && ta < aPanels {
-                        let i0 = ta * mr
-                        GEMMPack.packA(
-                            trans: transA, a: a, lda: lda, i0: ic + i0, rows: min(mr, mb - i0),
-                            p0: pc, kc: kc, dst: packedA + mPad * pc + ta * mr * kc)
+                        packAPanel(ta * mr, pc, kc)
                     } else {
                         // B tasks pack groups of up to bGroup micro-panels.
                         let g = doA ? r - aPanels : r
@@ -127,13 +130,7 @@ enum GEMMDriver {
                         var pc = 0
                         while pc < k {
                             let kc = min(kcMax, k - pc)
-                            var r = i0
-                            while r < i1 {
-                                GEMMPack.packA(
-                                    trans: transA, a: a, lda: lda, i0: ic + r, rows: min(mr, i1 - r),
-                                    p0: pc, kc: kc, dst: packedA + mPad * pc + r * kc)
-                                r += mr
-                            }
+                            for r in stride(from: i0, to: i1, by: mr) { packAPanel(r, pc, kc) }
                             pc += kc
                         }
                     }
