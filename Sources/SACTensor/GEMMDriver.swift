@@ -12,8 +12,10 @@ import SACTensorAVX512
 /// k ≤ `kcSingle`, else blocks of ≤ `kcBlock`), then B micro-panels (KC×16), then A
 /// micro-panels (6×KC), each feeding the 6×16 micro-kernel.
 enum GEMMDriver {
-    /// Depth of a block when k is split (KC·16 floats of B ≈ 18 KiB stays in L1).
-    static let kcBlock = 288
+    /// Largest depth block when k is split (k > `kcSingle`): blocks of equal size ≤ 512.
+    /// Measured against 288 on 512×1536×576 and 2048³ (2 threads): three passes over C instead
+    /// of six at k = 1536 outweigh a B micro-panel pair (64 KiB) that spills L1.
+    static let kcBlock = 512
     /// Compute tasks per thread (dynamic claiming; finer tasks shorten the tail).
     static let tasksPerThread = 8
     /// Upper bound on the rows of an A block (MC·KC floats, in L2).
@@ -159,6 +161,16 @@ enum GEMMDriver {
                                             pb0: bp, pb1: bp + nr * kc, c: cj + i * ldc, ldc: ldc,
                                             alpha: alpha, beta: betaHere)
                                         i += 2 * mr
+                                    }
+                                    if i1 - i > mr {
+                                        // 7–11 rows left (two A micro-panels, the second
+                                        // zero-padded): one 12×32 tile through a stack buffer
+                                        // costs half of four 6×16 AVX2 tiles.
+                                        GEMMKernel.wideEdge(
+                                            kc: kc, pa0: aBase + i * kc, pa1: aBase + (i + mr) * kc,
+                                            pb0: bp, pb1: bp + nr * kc, c: cj + i * ldc, ldc: ldc,
+                                            rows: i1 - i, alpha: alpha, beta: betaHere)
+                                        i = i1
                                     }
                                     while i < i1 {
                                         for h in 0..<2 {

@@ -1,3 +1,7 @@
+#if arch(x86_64)
+import SACTensorAVX512
+#endif
+
 /// The AVX2 micro-kernel (the baseline, and the edges of the AVX-512 path): a 6×16 tile of C from packed A and B panels, with 12 SIMD8
 /// accumulators (6 rows × 2 vectors) updated by fused multiply-adds.
 enum GEMMKernel {
@@ -92,3 +96,32 @@ enum GEMMKernel {
         }
     }
 }
+
+#if arch(x86_64)
+extension GEMMKernel {
+    /// `C[0..<rows, 0..<32] = alpha·(Ã·B̃) + beta·C` for the bottom edge of an AVX-512 row
+    /// block: `rows` (≤ 12) rows from two packed A micro-panels (the second zero-padded past
+    /// the matrix) and two full B micro-panels, computed by the 12×32 kernel into a stack
+    /// tile and copied out. Only for `useAVX512`.
+    @inline(__always)
+    static func wideEdge(
+        kc: Int, pa0: UnsafePointer<Float>, pa1: UnsafePointer<Float>,
+        pb0: UnsafePointer<Float>, pb1: UnsafePointer<Float>,
+        c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, alpha: Float, beta: Float
+    ) {
+        let w = 2 * nr
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * mr * w) { tmp in
+            let t = tmp.baseAddress!
+            GEMMKernelAVX512.kernel12x32(
+                kc: kc, pa0: pa0, pa1: pa1, pb0: pb0, pb1: pb1, c: t, ldc: w, alpha: alpha, beta: 0)
+            for i in 0..<rows {
+                let ci = c + i * ldc, ti = t + i * w
+                for h in stride(from: 0, to: w, by: 8) {
+                    let v = loadSIMD8(ti + h)
+                    storeSIMD8(ci + h, beta == 0 ? v : v + SIMD8(repeating: beta) * loadSIMD8(ci + h))
+                }
+            }
+        }
+    }
+}
+#endif

@@ -1,8 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Synchronization
 
 /// One parallel region that runs two dependent task lists (packing, then computing) without
@@ -40,11 +35,7 @@ final class GEMMRegion: Sendable {
                 for t in t0..<t1 { pack(t) }
                 region.donePack.add(t1 - t0, ordering: .releasing)
             }
-            var spins = 0
-            while region.donePack.load(ordering: .acquiring) < packTasks {
-                spins += 1
-                if spins > 2000 { sched_yield() }
-            }
+            spinWait(yieldingAfter: 2000) { region.donePack.load(ordering: .acquiring) >= packTasks }
             while true {
                 let t = region.nextCompute.add(1, ordering: .relaxed).oldValue
                 if t >= computeTasks { break }

@@ -80,11 +80,7 @@ final class WorkerPool: @unchecked Sendable {
                 if i >= count { break }
                 escapable(i)
             }
-            var spins = 0
-            while finished.load(ordering: .acquiring) < helpers {
-                spins += 1
-                if spins > 4000 { sched_yield() }
-            }
+            spinWait(yieldingAfter: 4000) { finished.load(ordering: .acquiring) >= helpers }
             self.body = nil
         }
         return true
@@ -131,5 +127,17 @@ final class WorkerPool: @unchecked Sendable {
             drain()
             finished.add(1, ordering: .releasing)
         }
+    }
+}
+
+/// Busy-waits until `done()` holds: spins `spins` checks, then yields the core between checks
+/// (a thread that is waited for may be descheduled on a shared machine). For waits of
+/// microseconds between parallel phases, where a sleep would cost more than the wait.
+@inline(__always)
+func spinWait(yieldingAfter spins: Int, until done: () -> Bool) {
+    var n = 0
+    while !done() {
+        n += 1
+        if n > spins { sched_yield() }
     }
 }

@@ -107,7 +107,8 @@ import Testing
 
     /// The same checks through each kernel family the driver can choose: the AVX2 6×16
     /// kernel alone, and (on a CPU with AVX-512F) the 12×32 AVX-512 kernel with 6×16 edges.
-    /// Sizes put full 12×32 tiles next to 6-row, partial-row and single-panel edges, a pack
+    /// Sizes put full 12×32 tiles next to 6-row, partial-row and single-panel edges (m = 35 and
+    /// m = 20 leave 11 and 8 rows: the 12×32 kernel through a stack tile), a pack
     /// limit that splits A and B into several panels, several depth blocks, and alpha/beta
     /// with padded leading dimensions. Also prints which families ran.
     @Test(arguments: [false, true]) func testKernelFamilies(avx512: Bool) {
@@ -121,7 +122,7 @@ import Testing
         var seed: UInt64 = avx512 ? 5000 : 6000
         for (ta, tb) in Self.transposes {
             for (m, n, k) in [(12, 32, 9), (24, 64, 40), (18, 48, 21), (13, 33, 7), (35, 95, 300),
-                              (37, 45, 576), (41, 29, 577), (62, 70, 1200)] {
+                              (37, 45, 576), (41, 29, 577), (62, 70, 1200), (20, 64, 600)] {
                 seed += 1
                 check(Case(transA: ta, transB: tb, m: m, n: n, k: k, alpha: 0.75, beta: 0.5,
                            padA: 1, padB: 2, padC: 3), seed: seed)
