@@ -30,14 +30,25 @@ enum GEMMKernel {
             withUnsafeTemporaryAllocation(of: Float.self, capacity: mr * nr) { tmp in
                 let t = tmp.baseAddress!
                 kernel(kc: kc, pa: pa, pb: pb, c: t, ldc: nr, alpha: alpha, beta: 0)
-                for i in 0..<rows {
-                    let ci = c + i * ldc, ti = t + i * nr
-                    if beta == 0 {
-                        for j in 0..<cols { ci[j] = ti[j] }
-                    } else {
-                        for j in 0..<cols { ci[j] = ti[j] + beta * ci[j] }
-                    }
-                }
+                storeTile(t, width: nr, rows: rows, cols: cols, c: c, ldc: ldc, beta: beta)
+            }
+        }
+    }
+
+    /// `C[0..<rows, 0..<cols] = T + beta·C` (`beta == 0` does not read C) from a tile `T`
+    /// of row length `width` that a kernel wrote with `beta = 0`: the partial tiles at the
+    /// edges of C.
+    @inline(__always)
+    static func storeTile(
+        _ t: UnsafePointer<Float>, width: Int, rows: Int, cols: Int,
+        c: UnsafeMutablePointer<Float>, ldc: Int, beta: Float
+    ) {
+        for i in 0..<rows {
+            let ci = c + i * ldc, ti = t + i * width
+            if beta == 0 {
+                for j in 0..<cols { ci[j] = ti[j] }
+            } else {
+                for j in 0..<cols { ci[j] = ti[j] + beta * ci[j] }
             }
         }
     }
@@ -114,13 +125,7 @@ extension GEMMKernel {
             let t = tmp.baseAddress!
             GEMMKernelAVX512.kernel12x32(
                 kc: kc, pa0: pa0, pa1: pa1, pb0: pb0, pb1: pb1, c: t, ldc: w, alpha: alpha, beta: 0)
-            for i in 0..<rows {
-                let ci = c + i * ldc, ti = t + i * w
-                for h in stride(from: 0, to: w, by: 8) {
-                    let v = loadSIMD8(ti + h)
-                    storeSIMD8(ci + h, beta == 0 ? v : v + SIMD8(repeating: beta) * loadSIMD8(ci + h))
-                }
-            }
+            storeTile(t, width: w, rows: rows, cols: w, c: c, ldc: ldc, beta: beta)
         }
     }
 }
