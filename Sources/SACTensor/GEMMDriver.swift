@@ -32,10 +32,24 @@ enum GEMMDriver {
     /// split into several row and column panels; not changed while a GEMM runs.
     nonisolated(unsafe) static var packLimit = 1 << 22
 
+    /// Width (columns) of the column panels B is packed in for depth `k`: all of B up to
+    /// `packLimit` floats, in multiples of the widest micro-tile.
+    static func columnPanelWidth(k: Int) -> Int {
+        let w = GEMMKernel.nr * 2
+        return max(w, packLimit / max(1, k) / w * w)
+    }
+
+    /// Depth blocks of the packed layouts: (block size, number of blocks) for depth `k`.
+    static func depthBlocks(k: Int) -> (kcMax: Int, count: Int) {
+        let count = k <= kcSingle ? 1 : (k + kcBlock - 1) / kcBlock
+        return ((k + count - 1) / count, count)
+    }
+
     static func run(
         transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
         a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-        beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int
+        beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int,
+        prepackedB: PackedMatrix? = nil
     ) {
         let mr = GEMMKernel.mr, nr = GEMMKernel.nr
         #if arch(x86_64)
@@ -44,14 +58,14 @@ enum GEMMDriver {
         let wide = false
         #endif
         // Depth blocks of equal size: one when k ≤ kcSingle, else at most kcBlock each.
-        let kBlocks = k <= kcSingle ? 1 : (k + kcBlock - 1) / kcBlock
+        let (kcMax, kBlocks) = depthBlocks(k: k)
         // The AVX-512 kernel takes B micro-panels in pairs and A micro-panels in pairs: keep
         // column chunks and row blocks even so that only the matrix's own edges are narrow.
         let unit = wide ? 2 : 1
-        let sub = (subPanels > 0 ? subPanels : max(4, 4608 / ((k + kBlocks - 1) / kBlocks))).roundedUp(to: unit)
-        let kcMax = (k + kBlocks - 1) / kBlocks
+        let sub = (subPanels > 0 ? subPanels : max(4, 4608 / kcMax)).roundedUp(to: unit)
         // Row panels (multiples of the row block) and column panels (multiples of nr) that fit.
-        let nbCols = max(nr * unit, packLimit / k / (nr * unit) * (nr * unit))
+        // A pre-packed B keeps the column panels it was packed with.
+        let nbCols = prepackedB?.panelColumns ?? columnPanelWidth(k: k)
         // Narrow B (n ≤ `narrowCols`, one column panel): tasks are row blocks over all the
         // columns, each packing its own rows of A just before using them (still in this
         // core's cache), instead of a shared A packed by all threads and read across cores.
@@ -63,11 +77,11 @@ enum GEMMDriver {
         let mbRows = max(mc, packLimit / k / mc * mc)
         let mPanelRows = min(m.roundedUp(to: mr), mbRows)
         let nPanelCols = min(n.roundedUp(to: nr), nbCols)
-        let buffer = GEMMBufferPool.shared.acquire(mPanelRows * k + nPanelCols * k)
+        let buffer = GEMMBufferPool.shared.acquire(mPanelRows * k + (prepackedB == nil ? nPanelCols * k : 0))
         defer { GEMMBufferPool.shared.release(buffer) }
         let packedA = buffer.pointer
         let packedB = buffer.pointer + mPanelRows * k
-        let pa = UnsafePointer(packedA), pb = UnsafePointer(packedB)
+        let pa = UnsafePointer(packedA)
         let singleM = m <= mbRows, singleN = n <= nbCols
 
         var jc = 0
@@ -75,13 +89,15 @@ enum GEMMDriver {
             let nc = min(nbCols, n - jc)
             let bPanels = (nc + nr - 1) / nr
             let ncPad = bPanels * nr
+            // Column panel jc of a pre-packed B starts at jc·k (the panels before it are full).
+            let pb = prepackedB.map { UnsafePointer($0.pointer) + jc * k } ?? UnsafePointer(packedB)
             var ic = 0
             while ic < m {
                 let mb = min(mbRows, m - ic)
                 let aPanels = (mb + mr - 1) / mr
                 let mPad = aPanels * mr
                 // Pack what changed: (depth block, micro-panel) pairs of A and of B.
-                let doA = !narrow && (jc == 0 || !singleM), doB = ic == 0 || !singleN
+                let doA = !narrow && (jc == 0 || !singleM), doB = prepackedB == nil && (ic == 0 || !singleN)
                 let bGroup = transB ? 1 : 4
                 let bGroups = (bPanels + bGroup - 1) / bGroup
                 let perK = (doA ? aPanels : 0) + (doB ? bGroups : 0)

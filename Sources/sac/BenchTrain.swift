@@ -24,6 +24,9 @@ struct BenchTrain: ParsableCommand {
     @Flag(help: "Also time the parts of a step: encoder forward/backward, decoder forward/backward, optimiser.")
     var breakdown = false
     @Flag(help: "Print one JSON line instead of a table.") var json = false
+    @Flag(inversion: .prefixedNo, help: "Keep the frozen weights packed for the GEMM, as `sac train` does.")
+    var prepack = true
+
 
     func validate() throws {
         if steps < 1 || warmup < 0 || answerRuns < 1 {
@@ -38,7 +41,8 @@ struct BenchTrain: ParsableCommand {
 
     func run() throws {
         let start = Date()
-        let loaded = try ModelLoader.load(path: modelOptions.model, dequantize: true)
+        var loaded = try ModelLoader.load(path: modelOptions.model, dequantize: true)
+        if prepack { loaded = loaded.prepacked(forward: true, backward: true, head: true) }
         if !json { stderr("loaded \(loaded.name) (dequantised) in \(String(format: "%.2f", Date().timeIntervalSince(start))) s") }
         let model = loaded.model
         let prompt = try QAPrompt(tokenizer: loaded.tokenizer, config: model.config)

@@ -40,6 +40,8 @@ struct Train: ParsableCommand {
     @Option(help: "Read at most N lines of each QA file.") var limit: Int?
     @Option(help: "Output directory.") var out: String
     @Flag(help: "Continue from the newest checkpoint in --out.") var resume = false
+    @Flag(inversion: .prefixedNo, help: "Keep the frozen weights packed for the GEMM in both directions: faster steps for ≈ 8 bytes more per weight (1.1 GB for SmolLM2-135M).")
+    var prepack = true
 
     func run() throws {
         let parts = lmTokens.split(separator: "-").compactMap { Int($0) }
@@ -47,7 +49,13 @@ struct Train: ParsableCommand {
             throw ValidationError("--lm-tokens: expected MIN-MAX with 4 ≤ MIN ≤ MAX, got \(lmTokens)")
         }
         let trainSeed = methodOptions.seed ?? 0
-        let loaded = try modelOptions.load(dequantize: true)
+        var loaded = try modelOptions.load(dequantize: true)
+        if prepack {
+            let t0 = Date()
+            loaded = loaded.prepacked(forward: true, backward: true, head: true)
+            stderr(String(format: "packed the frozen weights for the GEMM (%.0f MB) in %.2f s",
+                          Double(loaded.model.packedBytes) / 1e6, Date().timeIntervalSince(t0)))
+        }
         let files = try DataFiles(paths: data, limit: limit)
         for (f, s) in files.skipped.prefix(20) { stderr("skipped \(f) \(s)") }
         if !files.skipped.isEmpty { stderr("skipped \(files.skipped.count) unreadable line(s) in the data") }

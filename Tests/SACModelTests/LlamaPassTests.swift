@@ -160,6 +160,42 @@ import Testing
         try Self.check(Self.makeSetup(mask: .causal(prefix: 2), prefixRows: 2, keysOnly: false, targets: []))
     }
 
+    /// A model whose weights are also packed for the GEMM (`LlamaModel.prepacked`, what
+    /// `sac train` runs) gives bit-for-bit the same pass: hidden states, keys, values, loss,
+    /// and every gradient. 13 tokens: more than `Projection.fusedTokenLimit`, so the packed
+    /// products run; the tied head goes through the packed head.
+    @Test(arguments: [false, true]) func prepackedModelIsBitForBitTheSame(tied: Bool) throws {
+        let plain = try Self.tinyModel(tied: tied)
+        let packed = plain.prepacked(forward: true, backward: true, head: true)
+        #expect(plain.packedBytes == 0 && packed.packedBytes > 0)
+        var rng = SplitMix64(seed: 21)
+        let T = 13, c = plain.config, kv = c.numKVHeads * c.headDim
+        let x = Tensor(randomNormal: [T, c.hiddenSize], std: 1, using: &rng).data
+        let prefix = PrefixKV(
+            keys: (0..<c.numLayers).map { _ in Tensor(randomNormal: [3, kv], std: 1, using: &rng).data },
+            values: (0..<c.numLayers).map { _ in Tensor(randomNormal: [3, kv], std: 1, using: &rng).data }, count: 3)
+        let dK = (0..<c.numLayers).map { _ in Tensor(randomNormal: [T, kv], std: 0.3, using: &rng).data }
+        let dV = (0..<c.numLayers).map { _ in Tensor(randomNormal: [T, kv], std: 0.3, using: &rng).data }
+        let rows = Array(0..<T), targets = (0..<T).map { Int32(($0 * 7) % c.vocabSize) }
+        func run(_ model: LlamaModel) throws -> (hidden: [Float], keys: [Float], loss: Double, g: PassGradients, lora: [[Float]]) {
+            let lora = try Self.randomLoRA(model, targets: LoRATarget.allCases)
+            let pass = LlamaPass(model: model)
+            try pass.forward(embeddings: x, positions: (0..<T).map { Int32($0 + 3) }, mask: .causal(prefix: 3),
+                             prefix: prefix, lora: lora)
+            let ce = try pass.crossEntropy(rows: rows, targets: targets, gradScale: 0.5)
+            let g = try pass.backward(dHidden: ce.dHidden, dKeys: dK, dValues: dV)
+            return (pass.hidden, pass.keys(layer: 1), ce.lossSum, g, lora.parameters.map { $0.grad.data })
+        }
+        let a = try run(plain), b = try run(packed)
+        #expect(a.hidden == b.hidden)
+        #expect(a.keys == b.keys)
+        #expect(a.loss == b.loss)
+        #expect(a.g.embeddings == b.g.embeddings)
+        #expect(a.g.prefixKeys == b.g.prefixKeys && a.g.prefixValues == b.g.prefixValues)
+        #expect(a.lora == b.lora)
+        #expect(a.lora.contains { $0.contains { $0 != 0 } })
+    }
+
     @Test func badInputsThrow() throws {
         let model = try Self.tinyModel()
         let pass = LlamaPass(model: model)

@@ -105,6 +105,37 @@ import Testing
         }
     }
 
+    /// op(B) packed once (`PackedMatrix`) and reused: the same reference checks for both
+    /// transposes of A and B, both kernel families, m from 1 (below the packed driver's usual
+    /// range) up, several depth blocks, and several column panels — the matrix keeps the panels
+    /// it was packed with even when the pack limit changes before the product runs.
+    @Test(arguments: [false, true]) func testPrepackedB(avx512: Bool) {
+        if avx512 && !CPUFeatures.hasAVX512F { return }
+        let savedWide = GEMMKernel.useAVX512, savedLimit = GEMMDriver.packLimit
+        GEMMKernel.useAVX512 = avx512
+        defer { GEMMKernel.useAVX512 = savedWide; GEMMDriver.packLimit = savedLimit }
+        var seed: UInt64 = avx512 ? 7000 : 8000
+        for (ta, tb) in Self.transposes {
+            for (m, n, k, limit) in [(1, 33, 17, 0), (3, 70, 576, 0), (5, 29, 577, 0), (35, 95, 300, 0),
+                                     (62, 70, 1200, 0), (20, 64, 600, 0), (97, 61, 301, 20_000),
+                                     (60, 400, 200, 20_000), (130, 1000, 40, 0)] {
+                for (alpha, beta): (Float, Float) in [(1, 0), (0.75, 0.5)] {
+                    seed += 1
+                    check(Case(transA: ta, transB: tb, m: m, n: n, k: k, alpha: alpha, beta: beta,
+                               padA: 1, padB: 2, padC: 3), seed: seed) { tc, a, lda, b, ldb, c, ldc in
+                        if limit > 0 { GEMMDriver.packLimit = limit }
+                        let packed = PackedMatrix(transB: tc.transB, k: tc.k, n: tc.n, b: b, ldb: ldb)
+                        GEMMDriver.packLimit = limit > 0 ? savedLimit : 30_000  // differs from packing time
+                        #expect(packed.k == tc.k && packed.n == tc.n)
+                        GEMM.sgemm(transA: tc.transA, m: tc.m, n: tc.n, k: tc.k, alpha: tc.alpha, a: a, lda: lda,
+                                   packedB: packed, beta: tc.beta, c: c, ldc: ldc)
+                        GEMMDriver.packLimit = savedLimit
+                    }
+                }
+            }
+        }
+    }
+
     /// The same checks through each kernel family the driver can choose: the AVX2 6×16
     /// kernel alone, and (on a CPU with AVX-512F) the 12×32 AVX-512 kernel with 6×16 edges.
     /// Sizes put full 12×32 tiles next to 6-row, partial-row and single-panel edges (m = 35 and

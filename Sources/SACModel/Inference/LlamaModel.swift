@@ -28,6 +28,9 @@ public final class LlamaModel: @unchecked Sendable {
     public let norm: [Float]
     /// The output head [vocab × hidden]: `lm_head.weight`, or the embedding when tied.
     public let lmHead: Projection
+    /// The head as a packed Float32 projection for long products (training's logits and
+    /// their gradient), when `prepacked(…, head: true)` made one; nil otherwise.
+    public let packedHead: Projection?
     let rope: RoPETable
 
     /// Builds the model from a weight source (GGUF file or Hugging Face directory) named `file`
@@ -87,6 +90,49 @@ public final class LlamaModel: @unchecked Sendable {
             lmHead = try projection("lm_head.weight", rows: config.vocabSize, cols: d)
         }
         rope = RoPETable(headDim: config.headDim, theta: config.ropeTheta)
+        packedHead = nil
+    }
+
+    private init(_ m: LlamaModel, layers: [LlamaLayer], packedHead: Projection?) {
+        config = m.config
+        embedTokens = m.embedTokens
+        self.layers = layers
+        norm = m.norm
+        lmHead = m.lmHead
+        rope = m.rope
+        self.packedHead = packedHead
+    }
+
+    /// The same model with its layer projections also kept packed for the GEMM (see
+    /// `Projection.prepacked(forward:backward:)`): `forward` for long forward passes
+    /// (compressing, prefilling), `backward` for input gradients (training); `head` packs the
+    /// output head both ways for training's cross-entropy. Outputs are bit-for-bit those of the
+    /// unpacked model; each packed copy costs about 4 bytes per weight. The weights are
+    /// shared with this model, which stays as it was.
+    public func prepacked(forward: Bool, backward: Bool, head: Bool = false) -> LlamaModel {
+        let newLayers = layers.map { l in
+            func p(_ x: Projection) -> Projection { x.prepacked(forward: forward, backward: backward) }
+            return LlamaLayer(
+                inputLayernorm: l.inputLayernorm, postAttentionLayernorm: l.postAttentionLayernorm,
+                qProj: p(l.qProj), kProj: p(l.kProj), vProj: p(l.vProj), oProj: p(l.oProj),
+                gateProj: p(l.gateProj), upProj: p(l.upProj), downProj: p(l.downProj))
+        }
+        var h = packedHead
+        if head && h == nil {
+            let base = config.tieWordEmbeddings
+                ? Projection(dense: embedTokens, rows: config.vocabSize, cols: config.hiddenSize) : lmHead
+            h = base.prepacked(forward: true, backward: true)
+        }
+        return LlamaModel(self, layers: newLayers, packedHead: h)
+    }
+
+    /// Bytes held in packed copies of the weights (0 unless `prepacked` made some).
+    public var packedBytes: Int {
+        var n = (packedHead?.packedCount ?? 0) * 4
+        for l in layers {
+            for p in [l.qProj, l.kProj, l.vProj, l.oProj, l.gateProj, l.upProj, l.downProj] { n += p.packedCount * 4 }
+        }
+        return n
     }
 
     /// Whether every projection is held as Float32.

@@ -8,6 +8,11 @@ public struct LoadedModel: Sendable {
     public let path: String
     /// A short name for messages (the file or directory name).
     public var name: String { URL(fileURLWithPath: path).lastPathComponent }
+
+    /// The same model with packed weight copies (see `LlamaModel.prepacked(forward:backward:head:)`).
+    public func prepacked(forward: Bool, backward: Bool, head: Bool = false) -> LoadedModel {
+        LoadedModel(model: model.prepacked(forward: forward, backward: backward, head: head), tokenizer: tokenizer, path: path)
+    }
 }
 
 /// Finds and loads models: a GGUF file, or a Hugging Face directory (config.json,

@@ -19,6 +19,10 @@ public struct Projection: @unchecked Sendable {
         case quantized(QuantizedMatrix)
     }
     let storage: Storage
+    /// Wᵀ packed for `apply` (see `prepacked(forward:backward:)`), or nil.
+    let packedForward: PackedMatrix?
+    /// W packed for `applyTransposed`, or nil.
+    let packedBackward: PackedMatrix?
 
     /// A Float32 weight; `weight.count == rows·cols`.
     public init(dense weight: [Float], rows: Int, cols: Int) {
@@ -26,6 +30,8 @@ public struct Projection: @unchecked Sendable {
         self.rows = rows
         self.cols = cols
         storage = .dense(weight)
+        packedForward = nil
+        packedBackward = nil
     }
 
     /// A block-quantised weight.
@@ -33,13 +39,44 @@ public struct Projection: @unchecked Sendable {
         rows = quantized.rows
         cols = quantized.cols
         storage = .quantized(quantized)
+        packedForward = nil
+        packedBackward = nil
     }
+
+    private init(_ p: Projection, forward: PackedMatrix?, backward: PackedMatrix?) {
+        rows = p.rows
+        cols = p.cols
+        storage = p.storage
+        packedForward = forward
+        packedBackward = backward
+    }
+
+    /// This projection with the Float32 weight also kept packed for the GEMM: as Wᵀ for
+    /// `apply` on more than `fusedTokenLimit` tokens (`forward`) and as W for
+    /// `applyTransposed` (`backward`). Each packed copy holds about `rows·cols` floats and
+    /// saves a dequantisation (block weights) and a packing pass per product: worth it for a
+    /// model that runs many long products (training, compressing many chunks). Results are
+    /// bit-for-bit those of the unpacked path. Already packed copies are kept.
+    public func prepacked(forward: Bool, backward: Bool) -> Projection {
+        let wantF = forward && packedForward == nil, wantB = backward && packedBackward == nil
+        if !wantF && !wantB || rows == 0 || cols == 0 { return self }
+        let w = dense()
+        return w.withUnsafeBufferPointer { p in
+            let f = wantF ? PackedMatrix(transB: true, k: cols, n: rows, b: p.baseAddress!, ldb: cols) : packedForward
+            let b = wantB ? PackedMatrix(transB: false, k: rows, n: cols, b: p.baseAddress!, ldb: cols) : packedBackward
+            return Projection(self, forward: f, backward: b)
+        }
+    }
+
+    /// Floats held in packed copies (0 when none).
+    public var packedCount: Int { (packedForward?.count ?? 0) + (packedBackward?.count ?? 0) }
 
     /// Largest number of tokens for which the fused quantised product beats dequantise + GEMM.
     static let fusedTokenLimit = 8
 
     /// Floats of scratch `apply` needs for `tokens` tokens (0 when none).
     func scratchCount(tokens: Int) -> Int {
+        if packedForward != nil && tokens > Projection.fusedTokenLimit { return 0 }
         if case .quantized = storage, tokens > Projection.fusedTokenLimit { return rows * cols }
         return 0
     }
@@ -47,6 +84,11 @@ public struct Projection: @unchecked Sendable {
     /// y[tokens × rows] = x[tokens × cols] · Wᵀ (overwrites y). `scratch` must hold
     /// `scratchCount(tokens:)` floats.
     func apply(_ x: UnsafePointer<Float>, tokens: Int, _ y: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>?) {
+        if let packed = packedForward, tokens > Projection.fusedTokenLimit {
+            GEMM.sgemm(transA: false, m: tokens, n: rows, k: cols, alpha: 1, a: x, lda: cols,
+                       packedB: packed, beta: 0, c: y, ldc: rows)
+            return
+        }
         switch storage {
         case .dense(let w):
             w.withUnsafeBufferPointer { wp in
@@ -69,6 +111,7 @@ public struct Projection: @unchecked Sendable {
 
     /// Floats of scratch `applyTransposed` needs (the dequantised matrix for block weights).
     func transposedScratchCount() -> Int {
+        if packedBackward != nil { return 0 }
         if case .quantized = storage { return rows * cols }
         return 0
     }
@@ -81,6 +124,11 @@ public struct Projection: @unchecked Sendable {
         scratch: UnsafeMutablePointer<Float>?
     ) {
         if tokens == 0 { return }
+        if let packed = packedBackward {
+            GEMM.sgemm(transA: false, m: tokens, n: cols, k: rows, alpha: 1, a: dy, lda: rows,
+                       packedB: packed, beta: accumulate ? 1 : 0, c: dx, ldc: cols)
+            return
+        }
         func run(_ w: UnsafePointer<Float>) {
             GEMM.sgemm(
                 transA: false, transB: false, m: tokens, n: cols, k: rows, alpha: 1,

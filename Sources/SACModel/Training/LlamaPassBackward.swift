@@ -3,7 +3,8 @@ import SACTensor
 extension LlamaPass {
     /// The output head as a projection (the embedding itself when tied).
     var headProjection: Projection {
-        c.tieWordEmbeddings ? Projection(dense: model.embedTokens, rows: c.vocabSize, cols: c.hiddenSize) : model.lmHead
+        if let h = model.packedHead { return h }
+        return c.tieWordEmbeddings ? Projection(dense: model.embedTokens, rows: c.vocabSize, cols: c.hiddenSize) : model.lmHead
     }
 
     /// Cross-entropy of the logits at `rows` (indices into the pass's tokens) against
