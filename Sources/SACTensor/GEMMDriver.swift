@@ -10,7 +10,8 @@ import SACTensorAVX512
 /// tasks, without a second dispatch. Compute tasks are a grid of row blocks (MC rows) ×
 /// column chunks; inside a task, column sub-chunks of B, then the depth blocks (one when
 /// k ≤ `kcSingle`, else blocks of ≤ `kcBlock`), then B micro-panels (KC×16), then A
-/// micro-panels (6×KC), each feeding the 6×16 micro-kernel.
+/// micro-panels (6×KC), each feeding the 6×16 micro-kernel. A B given pre-packed
+/// (`PackedMatrix`, the same layout) skips the B packing tasks.
 enum GEMMDriver {
     /// Largest depth block when k is split (k > `kcSingle`): blocks of equal size ≤ 512.
     /// Measured against 288 on 512×1536×576 and 2048³ (2 threads): three passes over C instead
