@@ -121,13 +121,19 @@ public final class Trainer {
     }
 
     /// Runs updates `step..<config.steps`, calling `progress` after each, checkpointing every
-    /// `checkpointEvery` updates and at the end.
+    /// `checkpointEvery` updates and at the end. A run resumed at its last step has nothing to
+    /// do; it still writes the adapter files at the top of `out` (from the checkpoint's values),
+    /// so that `out` always holds the adapter when `run` returns.
     public func run(progress: (TrainingProgress) -> Void) throws {
         let params = compressor.parameters
         let start = Date()
         var tokensDone = 0
         let firstStep = step
         var lastLoss: Double?
+        if step >= config.steps {
+            try compressor.saveAdapter(to: out, modelName: modelName)
+            return
+        }
         while step < config.steps {
             let t0 = Date()
             let examples = (0..<config.batchSize).map { data.trainExample(step * config.batchSize + $0) }

@@ -47,6 +47,26 @@ import Testing
         #expect(zip(fresh, pa).contains { $0.value != $1.value })
     }
 
+    /// Resuming a run that already reached its last step (a checkpoint carried to a fresh
+    /// machine) does no update but leaves the adapter files in `out`, with the checkpoint's values.
+    @Test func resumeAtTheEndWritesTheAdapter() throws {
+        let a = Self.tmp("done")
+        let t = try Self.trainer(out: a, steps: 2)
+        try t.run { _ in }
+        let b = Self.tmp("copied")
+        try FileManager.default.createDirectory(atPath: b, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: a + "/checkpoints", toPath: b + "/checkpoints")
+        #expect(!FileManager.default.fileExists(atPath: b + "/adapter_model.safetensors"))
+        let resumed = try Self.trainer(out: b, steps: 2)
+        try resumed.resume()
+        var updates = 0
+        try resumed.run { _ in updates += 1 }
+        #expect(updates == 0)
+        let written = try Data(contentsOf: URL(fileURLWithPath: b + "/adapter_model.safetensors"))
+        let original = try Data(contentsOf: URL(fileURLWithPath: a + "/adapter_model.safetensors"))
+        #expect(written == original)
+    }
+
     /// Over-fitting one QA example: the loss must fall well below where it started.
     @Test func trainingLowersTheLoss() throws {
         var files = try DataFiles(paths: [])
