@@ -36,15 +36,38 @@ extension Compressor {
     /// (LoRA under PEFT names, plus `sac.*` embeddings), `adapter_config.json` (PEFT) and
     /// `sac_config.json`. Each file is written atomically (temporary file, then rename), the
     /// manifest last, and loading checks that the three agree.
-    public func saveAdapter(to dir: String, modelName: String) throws {
+    ///
+    /// With `dtype` F16 or BF16 the weights file is half the size. The parameters are then first
+    /// rounded to that dtype **in place**, so that this compressor, its `adapterIdentity` and a
+    /// reload of the files all hold the same values (for exporting a finished adapter, not for
+    /// checkpoints in the middle of training).
+    public func saveAdapter(to dir: String, modelName: String, dtype: SafetensorsDType = .F32) throws {
         guard settings.method.isTrainable else {
             throw CompressionError.invalidOption(option: "--method tokens", detail: "has no adapter to save")
+        }
+        switch dtype {
+        case .F32: break
+        case .F16, .BF16:
+            for p in parameters {
+                try p.withMutableValue { v in
+                    for i in v.indices {
+                        let r = dtype.rounded(v[i])
+                        guard r.isFinite else {
+                            throw CompressionError.invalidOption(
+                                option: "--dtype \(dtype)", detail: "\(p.name) holds \(v[i]), beyond \(dtype)'s range")
+                        }
+                        v[i] = r
+                    }
+                }
+            }
+        default:
+            throw CompressionError.invalidOption(option: "--dtype \(dtype)", detail: "adapters are written as F32, F16 or BF16")
         }
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         var tensors: [String: Tensor] = [:]
         for p in parameters { tensors[p.name] = p.value }
         let identity = adapterIdentity
-        try SafetensorsWriter.write(tensors, metadata: ["format": "pt", "sac_adapter": identity],
+        try SafetensorsWriter.write(tensors, metadata: ["format": "pt", "sac_adapter": identity], dtype: dtype,
                                     to: dir + "/" + Self.weightsFile)
         if let l = settings.lora {
             let peft = PEFTConfig(r: l.rank, lora_alpha: l.alpha, target_modules: l.targets.map(\.rawValue),
@@ -145,3 +168,4 @@ public enum AtomicFile {
         }
     }
 }
+

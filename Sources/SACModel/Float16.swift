@@ -13,6 +13,16 @@ enum HalfConversion {
         Float(bitPattern: UInt32(bits) << 16)
     }
 
+    /// Float32 → bfloat16 bits, rounded to nearest with ties to even (NaN stays a quiet NaN;
+    /// values beyond bfloat16's largest finite value become infinite).
+    @inline(__always)
+    static func bf16Bits(_ x: Float) -> UInt16 {
+        let b = x.bitPattern
+        if x.isNaN { return UInt16(b >> 16) | 0x0040 }
+        let rounded = b &+ 0x7fff &+ ((b >> 16) & 1)
+        return UInt16(rounded >> 16)
+    }
+
     /// Reads a little-endian f16 at `src + offset` (any alignment) as Float32.
     @inline(__always)
     static func f16(at src: UnsafeRawPointer, _ offset: Int) -> Float {

@@ -102,4 +102,29 @@ import Testing
         #expect(throws: CompressionError.self) { try Compressor.load(adapter: dir, model: model) }
         #expect(throws: CompressionError.self) { try Compressor.load(adapter: Self.tmp("nowhere"), model: model) }
     }
+
+    /// An adapter written in F16 is about half the size, reloads with the same identity and
+    /// values, and compresses exactly as the in-memory compressor (whose values were rounded).
+    @Test func adapterInHalfPrecision() throws {
+        let model = try Tiny.model()
+        let comp = try Compressor(model: model, settings: CompressorSettings(method: .sac, ratio: 4, lora: LoRAConfig(rank: 2, alpha: 4)), seed: 3)
+        try Tiny.perturbLoRA(comp)
+        let full = comp.parameters.map { $0.value.data }
+        let dir32 = Self.tmp("adapter32-\(UUID().uuidString)"), dir16 = Self.tmp("adapter16-\(UUID().uuidString)")
+        try comp.saveAdapter(to: dir32, modelName: "tiny")
+        let id32 = comp.adapterIdentity
+        try comp.saveAdapter(to: dir16, modelName: "tiny", dtype: .F16)
+        #expect(comp.adapterIdentity != id32)
+        for (p, x) in zip(comp.parameters, full) {
+            #expect(p.value.data == x.map { Float(Float16($0)) }, "\(p.name)")
+            #expect(p.value.data != x, "\(p.name) was not rounded")
+        }
+        let size = { (d: String) in try FileManager.default.attributesOfItem(atPath: d + "/adapter_model.safetensors")[.size] as! Int }
+        #expect(try Double(size(dir16)) < 0.6 * Double(size(dir32)))
+        let back = try Compressor.load(adapter: dir16, model: model)
+        #expect(back.adapterIdentity == comp.adapterIdentity)
+        let ids = Tiny.ids(30, seed: 4)
+        #expect(try back.compress(ids) == comp.compress(ids))
+        #expect(throws: CompressionError.self) { try comp.saveAdapter(to: dir16, modelName: "tiny", dtype: .I8) }
+    }
 }

@@ -67,6 +67,66 @@ import Testing
         }
     }
 
+    /// F16 and BF16 writing: every value read back is the nearest representable one (ties to
+    /// even), checked against a Float64 reference that picks the closer of the two neighbouring
+    /// 16-bit values; the payload is 2 bytes per value; F16 overflow is an error, not infinity.
+    @Test(arguments: [SafetensorsDType.F16, .BF16]) func writerHalfPrecision(dtype: SafetensorsDType) throws {
+        var rng = SplitMix64(seed: 12)
+        var a = Tensor(randomNormal: [9, 11], using: &rng)
+        a.data[0] = 1 + 1.0 / 2048  // an F16 tie (between 1 and 1 + 2^-10): rounds to even (1); BF16 too
+        a.data[1] = 1 + 1.0 / 256  // a BF16 tie (between 1 and 1 + 2^-7): rounds to even (1); exact in F16
+        a.data[2] = 3e-3  // small values keep their relative precision
+        a.data[3] = -7.5e-6  // an F16 subnormal
+        let tensors: [String: Tensor] = ["a": a, "one": Tensor(randomNormal: [1], using: &rng), "empty": Tensor(zeros: [0])]
+        let path = tmp.appendingPathComponent("half-\(dtype).safetensors").path
+        try SafetensorsWriter.write(tensors, metadata: ["k": "v"], dtype: dtype, to: path)
+        let f = try SafetensorsFile(path: path)
+        #expect(f.metadata == ["k": "v"])
+        for (name, t) in tensors {
+            #expect(f.tensors[name]?.dtype == dtype)
+            #expect(f.tensors[name]?.fileRange.count == 2 * t.count)
+            let back = try f.tensor(name)
+            #expect(back.shape == t.shape)
+            for (x, y) in zip(t.data, back.data) {
+                #expect(y == Self.nearest(x, dtype: dtype), "\(name): \(x) → \(y)")
+                #expect(y == dtype.rounded(x))
+            }
+        }
+        let b = try SafetensorsFile(path: path).tensor("a").data
+        #expect(b[0] == 1)
+        #expect(b[1] == (dtype == .F16 ? a.data[1] : 1))
+        if dtype == .F16 {
+            if let e = #expect(throws: ModelError.self, performing: {
+                try SafetensorsWriter.write(["big": try Tensor(shape: [2], data: [1, 70000])], dtype: .F16, to: path)
+            }) {
+                guard case .invalidField(_, let field, _, _) = e, field == "big" else { Issue.record("\(e)"); return }
+            }
+            // The earlier file is still there, whole.
+            #expect(try SafetensorsFile(path: path).tensor("a").data == b)
+        } else {
+            let big = tmp.appendingPathComponent("big-bf16.safetensors").path
+            try SafetensorsWriter.write(["big": try Tensor(shape: [1], data: [70000])], dtype: .BF16, to: big)
+            #expect(try SafetensorsFile(path: big).tensor("big").data == [70144])
+        }
+        #expect(throws: ModelError.self) { try SafetensorsWriter.write(tensors, dtype: .I32, to: path) }
+    }
+
+    /// The 16-bit value nearest to `x` (ties to the even significand), found in Float64 from the
+    /// two candidates around `x`'s truncation; independent of the writer's bit arithmetic.
+    static func nearest(_ x: Float, dtype: SafetensorsDType) -> Float {
+        let mant = dtype == .F16 ? 10 : 7
+        let minExp = dtype == .F16 ? -14 : -126
+        let v = Double(x)
+        if v == 0 { return x }
+        let e = max(Int(floor(log2(abs(v)))), minExp)
+        let ulp = pow(2.0, Double(e - mant))
+        let lo = (v / ulp).rounded(.down) * ulp, hi = lo + ulp
+        let dl = v - lo, dh = hi - v
+        let pick: Double
+        if dl < dh { pick = lo } else if dh < dl { pick = hi } else { pick = Int((lo / ulp).rounded()) % 2 == 0 ? lo : hi }
+        return Float(pick)
+    }
+
     func write(_ header: String, data: [UInt8]) throws -> String {
         var h = Array(header.utf8)
         while h.count % 8 != 0 { h.append(0x20) }

@@ -1,0 +1,32 @@
+import ArgumentParser
+import Foundation
+import SACCompression
+import SACModel
+
+struct ExportAdapter: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "export-adapter",
+        abstract: "Write a trained compressor again, with its weights stored as F16, BF16 or F32.",
+        discussion: "F16 halves the weights file (what the shipped adapter uses to fit a higher LoRA rank in its size budget). The values are rounded once, to nearest; the exported adapter has its own identity, so memories made with the original must be made again.")
+
+    @OptionGroup var modelOptions: ModelOptions
+    @Option(help: "The adapter directory to read (written by `sac train`).") var adapter: String
+    @Option(help: "Storage type of the weights: f16, bf16 or f32.") var dtype: String = "f16"
+    @Option(help: "Directory to write (may not be --adapter).") var out: String
+
+    func run() throws {
+        let types: [String: SafetensorsDType] = ["f16": .F16, "bf16": .BF16, "f32": .F32]
+        guard let t = types[dtype.lowercased()] else {
+            throw ValidationError("--dtype \(dtype): expected f16, bf16 or f32")
+        }
+        let from = URL(fileURLWithPath: adapter).standardizedFileURL.path
+        let to = URL(fileURLWithPath: out).standardizedFileURL.path
+        guard from != to else { throw ValidationError("--out must differ from --adapter") }
+        let loaded = try modelOptions.load()
+        let c = try Compressor.load(adapter: adapter, model: loaded.model)
+        let before = c.adapterIdentity
+        try c.saveAdapter(to: out, modelName: loaded.name, dtype: t)
+        let bytes = (try? FileManager.default.attributesOfItem(atPath: out + "/adapter_model.safetensors")[.size] as? Int) ?? 0
+        stderr("\(before) → \(c.adapterIdentity) (\(t)), \(out)/adapter_model.safetensors: \(bytes) bytes")
+    }
+}
