@@ -48,18 +48,19 @@ extension Compressor {
         switch dtype {
         case .F32: break
         case .F16, .BF16:
-            for p in parameters {
-                try p.withMutableValue { v in
-                    for i in v.indices {
-                        let r = dtype.rounded(v[i])
-                        guard r.isFinite else {
-                            throw CompressionError.invalidOption(
-                                option: "--dtype \(dtype)", detail: "\(p.name) holds \(v[i]), beyond \(dtype)'s range")
-                        }
-                        v[i] = r
-                    }
+            // Every value is rounded before any is assigned, so that a value out of range leaves
+            // the compressor as it was.
+            let params = parameters
+            var rounded: [Tensor] = []
+            for p in params {
+                let r = p.value.data.map(dtype.rounded)
+                if let i = r.firstIndex(where: { !$0.isFinite }) {
+                    throw CompressionError.invalidOption(
+                        option: "--dtype \(dtype)", detail: "\(p.name) holds \(p.value.data[i]), beyond \(dtype)'s range")
                 }
+                rounded.append(try Tensor(shape: p.shape, data: r))
             }
+            for (p, r) in zip(params, rounded) { try p.assign(r) }
         default:
             throw CompressionError.invalidOption(option: "--dtype \(dtype)", detail: "adapters are written as F32, F16 or BF16")
         }

@@ -126,5 +126,14 @@ import Testing
         let ids = Tiny.ids(30, seed: 4)
         #expect(try back.compress(ids) == comp.compress(ids))
         #expect(throws: CompressionError.self) { try comp.saveAdapter(to: dir16, modelName: "tiny", dtype: .I8) }
+        // A value F16 cannot hold: an error, and no parameter is rounded.
+        let before = comp.parameters.map { $0.value.data }
+        let last = comp.parameters.last!
+        last.withMutableValue { $0[0] = 1e6 }
+        comp.parameters.first!.withMutableValue { $0[0] = 0.1 }  // not representable in F16
+        let kept = comp.parameters.map { $0.value.data }
+        #expect(throws: CompressionError.self) { try comp.saveAdapter(to: dir16, modelName: "tiny", dtype: .F16) }
+        #expect(comp.parameters.map { $0.value.data } == kept)
+        #expect(kept != before)
     }
 }
