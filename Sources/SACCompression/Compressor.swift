@@ -22,6 +22,11 @@ public final class Compressor {
     public let modelIdentity: String
     let encoderPass: LlamaPass
     let decoderPass: LlamaPass
+    /// For the KV methods with bidirectional chunks (SAC's default), run the encoder's last two
+    /// layers at the carrier rows only (`LlamaPass.forward(keyRows:)`): the memory and every
+    /// gradient are the same, with about 1/30 less work for SmolLM2. false: every row (to
+    /// compare).
+    public var encoderAtCarrierRows = true
 
     /// Fresh parameters for `settings` (validated), reproducible from `seed`: LoRA A
     /// kaiming-uniform and B zero, the anchor embedding from N(0, 0.02), memory tokens and
@@ -74,16 +79,24 @@ public final class Compressor {
     }
 
     /// A fingerprint of the settings and the current parameter values:
-    /// "{method}-{ratio}x-{hash}" ("none" for `tokens`).
+    /// "{method}-{ratio}x-{hash}" ("none" for `tokens`). Kept until a parameter's `version`
+    /// moves (hashing a rank-128 adapter byte by byte takes tens of milliseconds, and every
+    /// `compress` stamps its memory with it).
     public var adapterIdentity: String {
         guard settings.method.isTrainable else { return "none" }
+        let params = parameters
+        let versions = params.map(\.version)
+        if let cached = identityCache, cached.versions == versions { return cached.identity }
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
         if let json = try? JSONEncoder.sorted.encode(settings) {
             for b in json { h ^= UInt64(b); h = h &* 0x100_0000_01b3 }
         }
-        for p in parameters { Identity.hash(p.value.data, into: &h) }
-        return "\(settings.method.rawValue)-\(settings.ratio)x-\(String(h, radix: 16))"
+        for p in params { Identity.hash(p.value.data, into: &h) }
+        let identity = "\(settings.method.rawValue)-\(settings.ratio)x-\(String(h, radix: 16))"
+        identityCache = (versions, identity)
+        return identity
     }
+    private var identityCache: (versions: [UInt64], identity: String)?
 
     /// The encoder sequence of a chunk as input embeddings: token embeddings, plus the anchor
     /// embedding at SAC's anchors, then the memory tokens of the appended methods.
@@ -140,7 +153,7 @@ public final class Compressor {
         for plan in plans {
             try encoderPass.forward(
                 embeddings: encoderInput(ids, plan), positions: plan.positions, mask: encoderMask, lora: lora,
-                keysOnly: settings.method.usesKV)
+                keysOnly: settings.method.usesKV, keyRows: encoderAtCarrierRows ? plan.carriers : nil)
             if settings.method.usesKV {
                 for l in 0..<L { encoderPass.gatherKV(layer: l, rows: plan.carriers, keys: &keys[l], values: &values[l]) }
             } else {

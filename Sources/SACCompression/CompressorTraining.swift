@@ -68,7 +68,7 @@ extension Compressor {
         for plan in plans {
             try encoderPass.forward(
                 embeddings: encoderInput(ids, plan), positions: plan.positions, mask: encoderMask, lora: lora,
-                keysOnly: usesKV)
+                keysOnly: usesKV, keyRows: encoderAtCarrierRows ? plan.carriers : nil)
             if usesKV {
                 for l in 0..<L { encoderPass.gatherKV(layer: l, rows: plan.carriers, keys: &keys[l], values: &values[l]) }
             } else {
@@ -130,7 +130,7 @@ extension Compressor {
             if ci != plans.count - 1 {
                 try encoderPass.forward(
                     embeddings: encoderInput(ids, plan), positions: plan.positions, mask: encoderMask, lora: lora,
-                    keysOnly: usesKV)
+                    keysOnly: usesKV, keyRows: encoderAtCarrierRows ? plan.carriers : nil)
             }
             let e: PassGradients
             if usesKV {

@@ -28,6 +28,10 @@ public final class Parameter {
     /// parameter (e.g. a base weight under LoRA) keeps its value and its optimiser keeps no
     /// state for it.
     public var requiresGrad: Bool
+    /// Counts the ways the value may have changed: `assign`, `withMutableValue` and
+    /// `withMutableValueAndGrad` each add one. Equal versions mean an unchanged value (for
+    /// caches of something computed from it).
+    public private(set) var version: UInt64 = 0
 
     /// A parameter holding `value`, with a zero gradient of the same shape.
     public init(name: String, value: Tensor, requiresGrad: Bool = true) {
@@ -59,6 +63,7 @@ public final class Parameter {
                 detail: "parameter \(name) has shape \(value.shape), new value has shape \(newValue.shape)")
         }
         value = newValue
+        version &+= 1
     }
 
     /// Adds `g` element-wise into the gradient (`grad += g`). Throws
@@ -83,7 +88,8 @@ public final class Parameter {
 
     /// Mutable pointer to the `count` value elements, valid inside `body`.
     public func withMutableValue<R>(_ body: (UnsafeMutableBufferPointer<Float>) throws -> R) rethrows -> R {
-        try value.data.withUnsafeMutableBufferPointer { try body($0) }
+        version &+= 1
+        return try value.data.withUnsafeMutableBufferPointer { try body($0) }
     }
 
     /// Read-only pointer to the `count` gradient elements, valid inside `body`.
@@ -102,7 +108,8 @@ public final class Parameter {
     public func withMutableValueAndGrad<R>(
         _ body: (UnsafeMutableBufferPointer<Float>, UnsafeBufferPointer<Float>) throws -> R
     ) rethrows -> R {
-        try grad.data.withUnsafeBufferPointer { g in
+        version &+= 1
+        return try grad.data.withUnsafeBufferPointer { g in
             try value.data.withUnsafeMutableBufferPointer { v in try body(v, g) }
         }
     }

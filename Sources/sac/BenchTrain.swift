@@ -26,7 +26,8 @@ struct BenchTrain: ParsableCommand {
     @Flag(help: "Print one JSON line instead of a table.") var json = false
     @Flag(inversion: .prefixedNo, help: "Keep the frozen weights packed for the GEMM, as `sac train` does.")
     var prepack = true
-
+    @Flag(inversion: .prefixedNo, help: "Run the encoder's last two layers at the carrier rows only, as `sac train` and `sac compress` do.")
+    var carrierRows = true
 
     func validate() throws {
         if steps < 1 || warmup < 0 || answerRuns < 1 {
@@ -51,6 +52,7 @@ struct BenchTrain: ParsableCommand {
         let seq = prompt.qaSequence(question: q, answer: a)
         let settings = CompressorSettings(method: .sac, ratio: 5)
         let compressor = try Compressor(model: model, settings: settings, seed: 1)
+        compressor.encoderAtCarrierRows = carrierRows
         let optimizer = try AdamW(parameters: compressor.parameters, lr: 1e-4, betas: (0.9, 0.95), weightDecay: 0.1)
         let supervised = seq.targets.filter { $0 != CrossEntropy.defaultIgnoreIndex }.count
         let scale = 1 / Float(supervised)
@@ -155,7 +157,9 @@ struct StepBreakdown {
                     for e in 0..<d { x[j * d + e] += av[plan.slots[i] * d + e] }
                 }
             }
-            try enc.forward(embeddings: x, positions: plan.positions, mask: .none, lora: compressor.lora, keysOnly: true)
+            try enc.forward(
+                embeddings: x, positions: plan.positions, mask: .none, lora: compressor.lora, keysOnly: true,
+                keyRows: compressor.encoderAtCarrierRows ? plan.carriers : nil)
             var keys = [[Float]](repeating: [], count: L), values = keys
             for l in 0..<L { enc.gatherKV(layer: l, rows: plan.carriers, keys: &keys[l], values: &values[l]) }
             let ef = seconds(since: s)

@@ -62,9 +62,9 @@ struct Train: ParsableCommand {
         let compressor: Compressor
         if let initFrom {
             compressor = try Compressor.load(adapter: initFrom, model: loaded.model)
-            let given = try methodOptions.settingsIfGiven()
-            if let given, given != compressor.settings {
-                throw ValidationError("--init \(initFrom) was trained with other compressor settings (\(compressor.settings.method.rawValue), ratio \(compressor.settings.ratio)); drop the method options or make them match")
+            let conflicts = try methodOptions.conflicts(with: compressor.settings)
+            if !conflicts.isEmpty {
+                throw ValidationError("--init \(initFrom) was trained with other compressor settings: \(conflicts.joined(separator: "; ")); drop these options or make them match")
             }
         } else {
             compressor = try Compressor(model: loaded.model, settings: methodOptions.settings(), seed: trainSeed)
@@ -122,10 +122,31 @@ extension FileHandle {
 }
 
 extension MethodOptions {
-    /// The settings when any method option was given explicitly, else nil.
-    func settingsIfGiven() throws -> CompressorSettings? {
-        let given = ratio != nil || chunkSize != nil || anchors != nil || anchorEmbedding != nil || attention != nil
+    /// The options given explicitly on the command line that disagree with `s` (the settings
+    /// an `--init` adapter was trained with), each as "--option given (adapter: value)". Options
+    /// left out take the adapter's values; `--seed` only orders the data when continuing.
+    func conflicts(with s: CompressorSettings) throws -> [String] {
+        let anyGiven = ratio != nil || chunkSize != nil || anchors != nil || anchorEmbedding != nil || attention != nil
             || loraRank != nil || loraAlpha != nil || loraTargets != nil || memoryPerChunkLength || maxContextTokens != nil
-        return given ? try settings() : nil
+        guard anyGiven else { return [] }
+        let g = try settings()
+        var out: [String] = []
+        func check<T: Equatable>(_ given: Bool, _ name: String, _ a: T, _ b: T) {
+            if given && a != b { out.append("\(name) \(a) (adapter: \(b))") }
+        }
+        check(true, "--method", g.method.rawValue, s.method.rawValue)
+        check(ratio != nil, "--ratio", g.ratio, s.ratio)
+        check(chunkSize != nil, "--chunk-size", g.chunkSize, s.chunkSize)
+        check(anchors != nil, "--anchors", "\(g.anchors)", "\(s.anchors)")
+        check(anchorEmbedding != nil, "--anchor-embedding", "\(g.anchorEmbedding)", "\(s.anchorEmbedding)")
+        check(attention != nil, "--attention", "\(g.attention)", "\(s.attention)")
+        let none = "none"
+        check(loraRank != nil, "--lora-rank", g.lora.map { "\($0.rank)" } ?? none, s.lora.map { "\($0.rank)" } ?? none)
+        check(loraAlpha != nil, "--lora-alpha", g.lora.map { "\($0.alpha)" } ?? none, s.lora.map { "\($0.alpha)" } ?? none)
+        check(loraTargets != nil, "--lora-targets", g.lora.map { $0.targets.map(\.rawValue).joined(separator: ",") } ?? none,
+              s.lora.map { $0.targets.map(\.rawValue).joined(separator: ",") } ?? none)
+        check(memoryPerChunkLength, "--memory-per-chunk-length", g.memoryPerChunkLength, s.memoryPerChunkLength)
+        check(maxContextTokens != nil, "--max-context-tokens", g.maxContextTokens, s.maxContextTokens)
+        return out
     }
 }

@@ -103,6 +103,60 @@ import Testing
         #expect(throws: CompressionError.self) { try Compressor.load(adapter: Self.tmp("nowhere"), model: model) }
     }
 
+    /// The cached identity follows every way a parameter's value can change (assign, a
+    /// mutable value pointer, an optimiser step) and equals a fresh compressor's for the same
+    /// values.
+    @Test func adapterIdentityFollowsEveryChange() throws {
+        let model = try Tiny.model()
+        let settings = CompressorSettings(method: .sac, ratio: 4, lora: LoRAConfig(rank: 2, alpha: 4))
+        let comp = try Compressor(model: model, settings: settings, seed: 3)
+        let id0 = comp.adapterIdentity
+        #expect(comp.adapterIdentity == id0)
+        #expect(try Compressor(model: model, settings: settings, seed: 3).adapterIdentity == id0)
+        let p = comp.parameters[0]
+        let original = p.value
+        var changed = original
+        changed.data[0] += 0.5
+        try p.assign(changed)
+        let id1 = comp.adapterIdentity
+        #expect(id1 != id0)
+        p.withMutableValue { $0[0] -= 0.5 }
+        #expect(p.value == original)
+        #expect(comp.adapterIdentity == id0)
+        p.withMutableGrad { $0[0] = 1 }
+        let opt = try AdamW(parameters: comp.parameters, lr: 1e-2)
+        opt.step()
+        #expect(comp.adapterIdentity != id0)
+        let reloaded = try Compressor(model: model, settings: settings, seed: 3)
+        for (a, b) in zip(reloaded.parameters, comp.parameters) { try a.assign(b.value) }
+        #expect(reloaded.adapterIdentity == comp.adapterIdentity)
+    }
+
+    /// The encoder's last two layers at the carrier rows only (the default) give the same
+    /// memory as the encoder over every row: SAC bidirectional over several chunks, where it
+    /// applies, and EPL (causal: every row either way).
+    @Test(arguments: [CompressionMethod.sac, .epl]) func carrierRowsGiveTheSameMemory(method: CompressionMethod) throws {
+        let model = try Tiny.model()
+        let comp = try Compressor(
+            model: model, settings: CompressorSettings(method: method, ratio: 4, chunkSize: 16, lora: LoRAConfig(rank: 2, alpha: 4)),
+            seed: 3)
+        try Tiny.perturbLoRA(comp)
+        let ids = Tiny.ids(41, seed: 5)
+        #expect(comp.encoderAtCarrierRows)
+        let pruned = try comp.compress(ids)
+        comp.encoderAtCarrierRows = false
+        let full = try comp.compress(ids)
+        #expect(pruned.carriers == full.carriers && pruned.carriers > 3)
+        for l in 0..<model.config.numLayers {
+            for (a, b) in [(pruned.keys[l], full.keys[l]), (pruned.values[l], full.values[l])] {
+                let scale = max(1e-3, b.map { abs($0) }.max() ?? 0)
+                let worst = zip(a, b).map { abs($0 - $1) }.max() ?? 0
+                // Float32 sums over fewer rows: agreement to 1e-5 relative.
+                #expect(a.count == b.count && worst <= 1e-5 * scale, "layer \(l): max difference \(worst)")
+            }
+        }
+    }
+
     /// An adapter written in F16 is about half the size, reloads with the same identity and
     /// values, and compresses exactly as the in-memory compressor (whose values were rounded).
     @Test func adapterInHalfPrecision() throws {

@@ -207,4 +207,77 @@ import Testing
         #expect(throws: TensorError.self) { try pass.crossEntropy(rows: [2], targets: [1], gradScale: 1) }
         #expect(throws: TensorError.self) { try pass.crossEntropy(rows: [0], targets: [99], gradScale: 1) }
     }
+
+    /// `keyRows`: the last two layers at the key rows only give the same keys and values at
+    /// those rows in every layer, and the same gradients (inputs at every row, every LoRA
+    /// parameter) for gradients arriving at those rows, as the pass over all rows. Two and
+    /// three layers (the pruned layers then follow a full one), LoRA on every projection.
+    @Test(arguments: [2, 3]) func keyRowsMatchTheFullPass(layers: Int) throws {
+        let config = try LlamaConfig(
+            vocabSize: 37, hiddenSize: 32, intermediateSize: 44, numLayers: layers, numHeads: 4, numKVHeads: 2,
+            rmsNormEps: 1e-5, ropeTheta: 10000, maxPositionEmbeddings: 512, tieWordEmbeddings: false)
+        let model = try LlamaModel(weights: InMemoryWeightSource(randomWith: config, seed: 21), file: "tiny")
+        let lora = try Self.randomLoRA(model, targets: LoRATarget.allCases)
+        var rng = SplitMix64(seed: 8)
+        let T = 11, d = config.hiddenSize, kv = config.numKVHeads * config.headDim, L = layers
+        let x = Tensor(randomNormal: [T, d], std: 1, using: &rng).data
+        let positions = (0..<T).map { Int32($0 + 1) }
+        let keyRows = [0, 3, 4, 8, 10]
+        // Gradients at the key rows of every layer, zero elsewhere (what a compressor sends).
+        var dK = [[Float]](repeating: [Float](repeating: 0, count: T * kv), count: L), dV = dK
+        for l in 0..<L {
+            for r in keyRows {
+                for q in 0..<kv {
+                    dK[l][r * kv + q] = Float(rng.nextGaussian())
+                    dV[l][r * kv + q] = Float(rng.nextGaussian())
+                }
+            }
+        }
+        func run(_ rows: [Int]?) throws -> (k: [[Float]], v: [[Float]], dx: [Float], lora: [[Float]]) {
+            for p in lora.parameters { p.zeroGrad() }
+            let pass = LlamaPass(model: model)
+            try pass.forward(embeddings: x, positions: positions, mask: .none, lora: lora, keysOnly: true, keyRows: rows)
+            #expect(pass.keyRows == rows)
+            var k = [[Float]](repeating: [], count: L), v = k
+            for l in 0..<L { pass.gatherKV(layer: l, rows: keyRows, keys: &k[l], values: &v[l]) }
+            let g = try pass.backward(dHidden: nil, dKeys: dK, dValues: dV)
+            return (k, v, g.embeddings, lora.parameters.map { $0.grad.data })
+        }
+        let full = try run(nil), pruned = try run(keyRows)
+        // Float32 sums in another order (products over fewer rows): agreement to 1e-5 relative.
+        func close(_ a: [Float], _ b: [Float], _ what: String) {
+            #expect(a.count == b.count, "\(what): \(a.count) vs \(b.count) values")
+            let scale = max(1e-3, a.map { abs($0) }.max() ?? 0)
+            let worst = zip(a, b).map { abs($0 - $1) }.max() ?? 0
+            #expect(worst <= 1e-5 * scale, "\(what): max difference \(worst) (scale \(scale))")
+        }
+        for l in 0..<L {
+            close(full.k[l], pruned.k[l], "keys \(l)")
+            close(full.v[l], pruned.v[l], "values \(l)")
+        }
+        close(full.dx, pruned.dx, "input gradient")
+        #expect(full.dx.contains { $0 != 0 })
+        for (i, p) in lora.parameters.enumerated() {
+            // The last layer's q/o/MLP adapters are unused in a keys-only pass, with or without key rows.
+            close(full.lora[i], pruned.lora[i], p.name)
+        }
+        #expect(pruned.lora.filter { $0.contains { $0 != 0 } }.count > lora.parameters.count / 2)
+    }
+
+    @Test func badKeyRowsThrow() throws {
+        let model = try Self.tinyModel()
+        let pass = LlamaPass(model: model)
+        let x = model.embed([1, 2, 3, 4])
+        let pos: [Int32] = [1, 2, 3, 4]
+        for rows in [[], [2, 1], [1, 1], [-1, 2], [0, 4]] {
+            #expect(throws: TensorError.self, "\(rows)") {
+                try pass.forward(embeddings: x, positions: pos, mask: .none, keysOnly: true, keyRows: rows)
+            }
+        }
+        // Ignored where it does not apply: a causal mask, or without keysOnly.
+        try pass.forward(embeddings: x, positions: pos, mask: .causal(prefix: 0), keysOnly: true, keyRows: [1, 2])
+        #expect(pass.keyRows == nil)
+        try pass.forward(embeddings: x, positions: pos, mask: .none, keyRows: [1, 2])
+        #expect(pass.keyRows == nil)
+    }
 }

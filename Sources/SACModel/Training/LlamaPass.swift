@@ -47,12 +47,18 @@ public final class LlamaPass {
     private(set) var lora: LlamaLoRA?
     /// True when the last layer stopped after its keys and values (no final hidden states).
     private(set) public var keysOnly = false
+    /// With `keysOnly`, the rows whose last-layer keys and values were computed (ascending);
+    /// the last two layers then ran on these rows only (see `forward`). nil: all rows.
+    private(set) public var keyRows: [Int]?
+    /// The RoPE positions of `keyRows`.
+    private(set) var keyRowPositions: [Int32] = []
 
     /// Per-layer saved activations.
     final class LayerActivations {
         let x = FloatBuffer()        // layer input [T × d]
         let rstd1 = FloatBuffer()    // [T]
         let h1 = FloatBuffer()       // normed input [T × d]
+        let h1Rows = FloatBuffer()   // h1 at the key rows [R × d] (second-to-last layer, pruned)
         let q = FloatBuffer()        // post-RoPE queries [T × qDim]
         let kAll = FloatBuffer()     // prefix + new keys (post-RoPE) [(P+T) × kvDim]
         let vAll = FloatBuffer()     // [(P+T) × kvDim]
@@ -134,10 +140,19 @@ public final class LlamaPass {
     ///   - lora: adapters to apply in this pass (nil: the plain base model).
     ///   - keysOnly: stop the last layer after its keys and values (what a KV compressor
     ///     needs); `hidden` is then unavailable.
-    /// - Throws: `TensorError` for inconsistent sizes or an invalid mask.
+    ///   - keyRows: with `keysOnly` and bidirectional attention (`mask == .none`), the rows
+    ///     whose last-layer keys and values are wanted (a compressor's carriers), ascending and
+    ///     distinct. Those keys and values depend on the second-to-last layer's output at
+    ///     these rows only, so that layer computes its queries, attention, `o_proj` and MLP at
+    ///     these rows (its keys and values, which every query reads, at all rows), and the
+    ///     last layer its keys and values at these rows. Every layer's keys and values at
+    ///     `keyRows` and all earlier layers are those of the full pass; the last layer's other
+    ///     rows read as zero. Ignored (all rows) for other masks, with a prefix, without
+    ///     `keysOnly`, or for a one-layer model.
+    /// - Throws: `TensorError` for inconsistent sizes, an invalid mask or invalid `keyRows`.
     public func forward(
         embeddings: [Float], positions: [Int32], mask: AttentionMask, prefix: PrefixKV? = nil,
-        lora: LlamaLoRA? = nil, keysOnly: Bool = false
+        lora: LlamaLoRA? = nil, keysOnly: Bool = false, keyRows: [Int]? = nil
     ) throws {
         let d = c.hiddenSize, qDim = c.numHeads * c.headDim, kv = c.numKVHeads * c.headDim, ffn = c.intermediateSize
         let op = "LlamaPass.forward"
@@ -160,8 +175,19 @@ public final class LlamaPass {
         if let lora, lora.layers != c.numLayers {
             throw TensorError.shapeMismatch(op: op, detail: "adapter has \(lora.layers) layers, model \(c.numLayers)")
         }
+        var rows: [Int]? = nil
+        if let keyRows, keysOnly, mask == .none, prefix == nil, c.numLayers >= 2 {
+            guard !keyRows.isEmpty, keyRows.first! >= 0, keyRows.last! < T,
+                  zip(keyRows, keyRows.dropFirst()).allSatisfy({ $0 < $1 })
+            else {
+                throw TensorError.invalidArgument(op: op, detail: "keyRows must be 1…\(T) ascending distinct rows in 0..<\(T)")
+            }
+            if keyRows.count < T { rows = keyRows }
+        }
         tokens = T; prefixCount = P; self.positions = positions; self.mask = mask; self.lora = lora
         self.keysOnly = keysOnly
+        self.keyRows = rows
+        keyRowPositions = rows.map { $0.map { positions[$0] } } ?? []
         let eps = c.rmsNormEps
         let rope = model.rope
         let dims = AttentionDims(queries: T, keys: P + T, heads: c.numHeads, kvHeads: c.numKVHeads, headDim: c.headDim)
@@ -173,6 +199,10 @@ public final class LlamaPass {
         for (l, layer) in model.layers.enumerated() {
             let A = acts[l]
             let last = l == c.numLayers - 1
+            if let rows, last {
+                lastLayerAtRows(layer, l, rows, x.pointer, s)
+                break
+            }
             A.x.resize(T * d); A.x.pointer.update(from: x.pointer, count: T * d)
             A.rstd1.resize(T); A.h1.resize(T * d)
             layer.inputLayernorm.withUnsafeBufferPointer { w in
@@ -191,6 +221,10 @@ public final class LlamaPass {
                 rope.apply(kNew, tokens: T, heads: c.numKVHeads, positions: pp.baseAddress!)
             }
             if last && keysOnly { break }
+            if let rows, l == c.numLayers - 2 {
+                penultimateLayerAtRows(layer, l, rows, x, tmp, s)
+                continue
+            }
             A.q.resize(T * qDim)
             project(layer.qProj, .qProj, l, A.h1.pointer, T, A.q.pointer, s)
             positions.withUnsafeBufferPointer { pp in
@@ -221,6 +255,77 @@ public final class LlamaPass {
         model.norm.withUnsafeBufferPointer { w in
             RMSNorm.forward(x: finalX.pointer, weight: w.baseAddress!, out: hiddenBuf.pointer, rows: T, dim: d, eps: eps,
                             rstd: rstdF.pointer)
+        }
+    }
+
+    /// The second-to-last layer of a pass with `keyRows`: input norm and keys/values at every
+    /// row (what the attention reads), then queries, attention, `o_proj`, the residual and the
+    /// MLP at the R key rows only. Leaves the R rows' output in `x` ([R × d], compact).
+    private func penultimateLayerAtRows(
+        _ layer: LlamaLayer, _ l: Int, _ rows: [Int], _ x: FloatBuffer, _ tmp: FloatBuffer, _ s: UnsafeMutablePointer<Float>
+    ) {
+        let d = c.hiddenSize, qDim = c.numHeads * c.headDim, ffn = c.intermediateSize, R = rows.count
+        let A = acts[l]
+        A.h1Rows.resize(R * d)
+        for (i, r) in rows.enumerated() { (A.h1Rows.pointer + i * d).update(from: A.h1.pointer + r * d, count: d) }
+        A.q.resize(R * qDim)
+        project(layer.qProj, .qProj, l, A.h1Rows.pointer, R, A.q.pointer, s)
+        model.rope.apply(A.q.pointer, tokens: R, heads: c.numHeads, positions: keyRowPositions)
+        A.attn.resize(R * qDim); A.lse.resize(c.numHeads * R)
+        let kv = c.numKVHeads * c.headDim
+        let dims = AttentionDims(queries: R, keys: prefixCount + tokens, heads: c.numHeads, kvHeads: c.numKVHeads, headDim: c.headDim)
+        Attention.forward(
+            q: A.q.pointer, ldq: qDim, k: A.kAll.pointer, ldk: kv, v: A.vAll.pointer, ldv: kv,
+            out: A.attn.pointer, ldo: qDim, lse: A.lse.pointer, dims: dims, mask: .none)
+        project(layer.oProj, .oProj, l, A.attn.pointer, R, tmp.pointer, s)
+        // The residual stream keeps the key rows only (rows[i] ≥ i: an in-place forward copy is safe).
+        for (i, r) in rows.enumerated() where r != i { (x.pointer + i * d).update(from: x.pointer + r * d, count: d) }
+        Residual.add(x.pointer, tmp.pointer, count: R * d)
+        A.xMid.resize(R * d); A.xMid.pointer.update(from: x.pointer, count: R * d)
+        A.rstd2.resize(R); A.h2.resize(R * d)
+        layer.postAttentionLayernorm.withUnsafeBufferPointer { w in
+            RMSNorm.forward(x: x.pointer, weight: w.baseAddress!, out: A.h2.pointer, rows: R, dim: d, eps: c.rmsNormEps,
+                            rstd: A.rstd2.pointer)
+        }
+        A.gate.resize(R * ffn); A.up.resize(R * ffn); A.act.resize(R * ffn)
+        project(layer.gateProj, .gateProj, l, A.h2.pointer, R, A.gate.pointer, s)
+        project(layer.upProj, .upProj, l, A.h2.pointer, R, A.up.pointer, s)
+        SwiGLU.forward(gate: A.gate.pointer, up: A.up.pointer, out: A.act.pointer, count: R * ffn)
+        project(layer.downProj, .downProj, l, A.act.pointer, R, tmp.pointer, s)
+        Residual.add(x.pointer, tmp.pointer, count: R * d)
+    }
+
+    /// The last layer of a pass with `keyRows`: keys and values of the R rows in `x` ([R × d],
+    /// compact), scattered into the layer's key/value buffers (other rows zero).
+    private func lastLayerAtRows(
+        _ layer: LlamaLayer, _ l: Int, _ rows: [Int], _ x: UnsafePointer<Float>, _ s: UnsafeMutablePointer<Float>
+    ) {
+        let d = c.hiddenSize, kv = c.numKVHeads * c.headDim, R = rows.count, T = tokens
+        let A = acts[l]
+        A.x.resize(R * d); A.x.pointer.update(from: x, count: R * d)
+        A.rstd1.resize(R); A.h1.resize(R * d)
+        layer.inputLayernorm.withUnsafeBufferPointer { w in
+            RMSNorm.forward(x: A.x.pointer, weight: w.baseAddress!, out: A.h1.pointer, rows: R, dim: d, eps: c.rmsNormEps,
+                            rstd: A.rstd1.pointer)
+        }
+        // Compact keys and values in the last R rows of the buffers (no prefix in such a
+        // pass), then moved to their rows.
+        A.kAll.resize(T * kv); A.vAll.resize(T * kv)
+        let kc = A.kAll.pointer + (T - R) * kv, vc = A.vAll.pointer + (T - R) * kv
+        project(layer.kProj, .kProj, l, A.h1.pointer, R, kc, s)
+        project(layer.vProj, .vProj, l, A.h1.pointer, R, vc, s)
+        model.rope.apply(kc, tokens: R, heads: c.numKVHeads, positions: keyRowPositions)
+        // rows[i] ≤ T − R + i: moving in ascending order never overwrites an unread source.
+        for (i, r) in rows.enumerated() where r != T - R + i {
+            (A.kAll.pointer + r * kv).update(from: kc + i * kv, count: kv)
+            (A.vAll.pointer + r * kv).update(from: vc + i * kv, count: kv)
+        }
+        // Zero every other row.
+        var next = 0
+        for t in 0..<T {
+            if next < R && t == rows[next] { next += 1; continue }
+            (A.kAll.pointer + t * kv).update(repeating: 0, count: kv)
+            (A.vAll.pointer + t * kv).update(repeating: 0, count: kv)
         }
     }
 

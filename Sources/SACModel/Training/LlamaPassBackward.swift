@@ -102,6 +102,17 @@ extension LlamaPass {
         for l in stride(from: L - 1, through: 0, by: -1) {
             let A = acts[l], layer = model.layers[l]
             let kvOnly = keysOnly && l == L - 1
+            if let rows = keyRows {
+                // A pass with key rows: the last two layers ran at those rows (see `forward`).
+                if kvOnly {
+                    lastLayerBackAtRows(layer, l, rows, dKeys: dKeys?[l], dValues: dValues?[l])
+                    continue
+                }
+                if l == L - 2 {
+                    try penultimateLayerBackAtRows(layer, l, rows, dKeys: dKeys?[l], dValues: dValues?[l])
+                    continue
+                }
+            }
             if kvOnly {
                 dk.pointer.update(repeating: 0, count: (P + T) * kv)
                 dv.pointer.update(repeating: 0, count: (P + T) * kv)
@@ -144,6 +155,74 @@ extension LlamaPass {
             normBack(layer.inputLayernorm, x: A.x.pointer, rstd: A.rstd1.pointer, dOut: dh.pointer, into: dx.pointer, T)
         }
         return PassGradients(embeddings: dx.array, prefixKeys: prefixK, prefixValues: prefixV)
+    }
+
+    /// Backward of `lastLayerAtRows`: from the caller's key/value gradients at the key rows to
+    /// the gradient at the layer's input, `[R × d]` compact in `work.dx` (which the caller
+    /// zeroed: the pass has no hidden-state gradient).
+    private func lastLayerBackAtRows(_ layer: LlamaLayer, _ l: Int, _ rows: [Int], dKeys: [Float]?, dValues: [Float]?) {
+        let kv = c.numKVHeads * c.headDim, R = rows.count
+        let w = work, A = acts[l], s = scratch.pointer
+        // dk, dv hold [T × kv]; their first R rows take the compact gradients.
+        for (buf, grad) in [(w.dk, dKeys), (w.dv, dValues)] {
+            if let grad, !grad.isEmpty {
+                grad.withUnsafeBufferPointer { gp in
+                    for (i, r) in rows.enumerated() { (buf.pointer + i * kv).update(from: gp.baseAddress! + r * kv, count: kv) }
+                }
+            } else {
+                buf.pointer.update(repeating: 0, count: R * kv)
+            }
+        }
+        model.rope.applyBackward(w.dk.pointer, tokens: R, heads: c.numKVHeads, positions: keyRowPositions)
+        projectBack(layer.kProj, .kProj, l, dy: w.dk.pointer, x: A.h1.pointer, R, w.dh.pointer, accumulate: false, s, w.g.pointer)
+        projectBack(layer.vProj, .vProj, l, dy: w.dv.pointer, x: A.h1.pointer, R, w.dh.pointer, accumulate: true, s, w.g.pointer)
+        normBack(layer.inputLayernorm, x: A.x.pointer, rstd: A.rstd1.pointer, dOut: w.dh.pointer, into: w.dx.pointer, R)
+    }
+
+    /// Backward of `penultimateLayerAtRows`: takes the compact `[R × d]` gradient in
+    /// `work.dx` and leaves the full `[T × d]` gradient at the layer's input there.
+    private func penultimateLayerBackAtRows(
+        _ layer: LlamaLayer, _ l: Int, _ rows: [Int], dKeys: [Float]?, dValues: [Float]?
+    ) throws {
+        let d = c.hiddenSize, qDim = c.numHeads * c.headDim, kv = c.numKVHeads * c.headDim, ffn = c.intermediateSize
+        let R = rows.count, T = tokens
+        let w = work, A = acts[l], s = scratch.pointer, g = w.g.pointer
+        let dx = w.dx.pointer, dh = w.dh.pointer
+        // MLP and attention output at the R rows.
+        projectBack(layer.downProj, .downProj, l, dy: dx, x: A.act.pointer, R, w.dff.pointer, accumulate: false, s, g)
+        SwiGLU.backward(gate: A.gate.pointer, up: A.up.pointer, dOut: w.dff.pointer, dGate: w.dGate.pointer, dUp: w.dUp.pointer,
+                        count: R * ffn)
+        projectBack(layer.gateProj, .gateProj, l, dy: w.dGate.pointer, x: A.h2.pointer, R, dh, accumulate: false, s, g)
+        projectBack(layer.upProj, .upProj, l, dy: w.dUp.pointer, x: A.h2.pointer, R, dh, accumulate: true, s, g)
+        normBack(layer.postAttentionLayernorm, x: A.xMid.pointer, rstd: A.rstd2.pointer, dOut: dh, into: dx, R)
+        projectBack(layer.oProj, .oProj, l, dy: dx, x: A.attn.pointer, R, w.da.pointer, accumulate: false, s, g)
+        let dims = AttentionDims(queries: R, keys: T, heads: c.numHeads, kvHeads: c.numKVHeads, headDim: c.headDim)
+        Attention.backward(
+            dOut: w.da.pointer, q: A.q.pointer, ldq: qDim, k: A.kAll.pointer, ldk: kv, v: A.vAll.pointer, ldv: kv,
+            out: A.attn.pointer, ldo: qDim, lse: A.lse.pointer, dq: w.dq.pointer, dk: w.dk.pointer, dv: w.dv.pointer,
+            dims: dims, mask: .none)
+        if let dKeys, !dKeys.isEmpty { dKeys.withUnsafeBufferPointer { Residual.add(w.dk.pointer, $0.baseAddress!, count: T * kv) } }
+        if let dValues, !dValues.isEmpty { dValues.withUnsafeBufferPointer { Residual.add(w.dv.pointer, $0.baseAddress!, count: T * kv) } }
+        model.rope.applyBackward(w.dk.pointer, tokens: T, heads: c.numKVHeads, positions: positions)
+        model.rope.applyBackward(w.dq.pointer, tokens: R, heads: c.numHeads, positions: keyRowPositions)
+        // Input-norm gradient: keys and values at every row, queries at the R rows (through
+        // `dff`, free again, then added to their rows).
+        projectBack(layer.kProj, .kProj, l, dy: w.dk.pointer, x: A.h1.pointer, T, dh, accumulate: false, s, g)
+        projectBack(layer.vProj, .vProj, l, dy: w.dv.pointer, x: A.h1.pointer, T, dh, accumulate: true, s, g)
+        projectBack(layer.qProj, .qProj, l, dy: w.dq.pointer, x: A.h1Rows.pointer, R, w.dff.pointer, accumulate: false, s, g)
+        for (i, r) in rows.enumerated() { Residual.add(dh + r * d, w.dff.pointer + i * d, count: d) }
+        // The residual gradient back to all rows (zero outside the key rows): rows[i] ≥ i, so
+        // moving from the last row down never overwrites an unread source.
+        var next = R - 1
+        for t in stride(from: T - 1, through: 0, by: -1) {
+            if next >= 0 && rows[next] == t {
+                if t != next { (dx + t * d).update(from: dx + next * d, count: d) }
+                next -= 1
+            } else {
+                (dx + t * d).update(repeating: 0, count: d)
+            }
+        }
+        normBack(layer.inputLayernorm, x: A.x.pointer, rstd: A.rstd1.pointer, dOut: dh, into: dx, T)
     }
 
     /// dx (+)= dy·W, plus the adapter's input gradient and parameter gradients.
