@@ -154,7 +154,7 @@ public final class LlamaPass {
         embeddings: [Float], positions: [Int32], mask: AttentionMask, prefix: PrefixKV? = nil,
         lora: LlamaLoRA? = nil, keysOnly: Bool = false, keyRows: [Int]? = nil
     ) throws {
-        let d = c.hiddenSize, qDim = c.numHeads * c.headDim, kv = c.numKVHeads * c.headDim, ffn = c.intermediateSize
+        let d = c.hiddenSize, qDim = c.numHeads * c.headDim, kv = c.numKVHeads * c.headDim
         let op = "LlamaPass.forward"
         guard !embeddings.isEmpty, embeddings.count % d == 0 else {
             throw TensorError.shapeMismatch(op: op, detail: "\(embeddings.count) floats is not a positive multiple of hidden \(d)")
@@ -236,18 +236,7 @@ public final class LlamaPass {
                 out: A.attn.pointer, ldo: qDim, lse: A.lse.pointer, dims: dims, mask: mask)
             project(layer.oProj, .oProj, l, A.attn.pointer, T, tmp.pointer, s)
             Residual.add(x.pointer, tmp.pointer, count: T * d)
-            A.xMid.resize(T * d); A.xMid.pointer.update(from: x.pointer, count: T * d)
-            A.rstd2.resize(T); A.h2.resize(T * d)
-            layer.postAttentionLayernorm.withUnsafeBufferPointer { w in
-                RMSNorm.forward(x: x.pointer, weight: w.baseAddress!, out: A.h2.pointer, rows: T, dim: d, eps: eps,
-                                rstd: A.rstd2.pointer)
-            }
-            A.gate.resize(T * ffn); A.up.resize(T * ffn); A.act.resize(T * ffn)
-            project(layer.gateProj, .gateProj, l, A.h2.pointer, T, A.gate.pointer, s)
-            project(layer.upProj, .upProj, l, A.h2.pointer, T, A.up.pointer, s)
-            SwiGLU.forward(gate: A.gate.pointer, up: A.up.pointer, out: A.act.pointer, count: T * ffn)
-            project(layer.downProj, .downProj, l, A.act.pointer, T, tmp.pointer, s)
-            Residual.add(x.pointer, tmp.pointer, count: T * d)
+            mlp(layer, l, x, tmp, T, s)
         }
         if keysOnly { return }
         finalX.resize(T * d); finalX.pointer.update(from: x.pointer, count: T * d)
@@ -264,7 +253,7 @@ public final class LlamaPass {
     private func penultimateLayerAtRows(
         _ layer: LlamaLayer, _ l: Int, _ rows: [Int], _ x: FloatBuffer, _ tmp: FloatBuffer, _ s: UnsafeMutablePointer<Float>
     ) {
-        let d = c.hiddenSize, qDim = c.numHeads * c.headDim, ffn = c.intermediateSize, R = rows.count
+        let d = c.hiddenSize, qDim = c.numHeads * c.headDim, R = rows.count
         let A = acts[l]
         A.h1Rows.resize(R * d)
         for (i, r) in rows.enumerated() { (A.h1Rows.pointer + i * d).update(from: A.h1.pointer + r * d, count: d) }
@@ -281,18 +270,29 @@ public final class LlamaPass {
         // The residual stream keeps the key rows only (rows[i] ≥ i: an in-place forward copy is safe).
         for (i, r) in rows.enumerated() where r != i { (x.pointer + i * d).update(from: x.pointer + r * d, count: d) }
         Residual.add(x.pointer, tmp.pointer, count: R * d)
-        A.xMid.resize(R * d); A.xMid.pointer.update(from: x.pointer, count: R * d)
-        A.rstd2.resize(R); A.h2.resize(R * d)
+        mlp(layer, l, x, tmp, R, s)
+    }
+
+    /// The MLP half of layer `l` on the `n` rows of the residual stream `x` (after the
+    /// attention residual): x += down(silu(gate(h2))·up(h2)), h2 = norm2(x), keeping what the
+    /// backward needs.
+    private func mlp(
+        _ layer: LlamaLayer, _ l: Int, _ x: FloatBuffer, _ tmp: FloatBuffer, _ n: Int, _ s: UnsafeMutablePointer<Float>
+    ) {
+        let d = c.hiddenSize, ffn = c.intermediateSize
+        let A = acts[l]
+        A.xMid.resize(n * d); A.xMid.pointer.update(from: x.pointer, count: n * d)
+        A.rstd2.resize(n); A.h2.resize(n * d)
         layer.postAttentionLayernorm.withUnsafeBufferPointer { w in
-            RMSNorm.forward(x: x.pointer, weight: w.baseAddress!, out: A.h2.pointer, rows: R, dim: d, eps: c.rmsNormEps,
+            RMSNorm.forward(x: x.pointer, weight: w.baseAddress!, out: A.h2.pointer, rows: n, dim: d, eps: c.rmsNormEps,
                             rstd: A.rstd2.pointer)
         }
-        A.gate.resize(R * ffn); A.up.resize(R * ffn); A.act.resize(R * ffn)
-        project(layer.gateProj, .gateProj, l, A.h2.pointer, R, A.gate.pointer, s)
-        project(layer.upProj, .upProj, l, A.h2.pointer, R, A.up.pointer, s)
-        SwiGLU.forward(gate: A.gate.pointer, up: A.up.pointer, out: A.act.pointer, count: R * ffn)
-        project(layer.downProj, .downProj, l, A.act.pointer, R, tmp.pointer, s)
-        Residual.add(x.pointer, tmp.pointer, count: R * d)
+        A.gate.resize(n * ffn); A.up.resize(n * ffn); A.act.resize(n * ffn)
+        project(layer.gateProj, .gateProj, l, A.h2.pointer, n, A.gate.pointer, s)
+        project(layer.upProj, .upProj, l, A.h2.pointer, n, A.up.pointer, s)
+        SwiGLU.forward(gate: A.gate.pointer, up: A.up.pointer, out: A.act.pointer, count: n * ffn)
+        project(layer.downProj, .downProj, l, A.act.pointer, n, tmp.pointer, s)
+        Residual.add(x.pointer, tmp.pointer, count: n * d)
     }
 
     /// The last layer of a pass with `keyRows`: keys and values of the R rows in `x` ([R × d],

@@ -117,12 +117,7 @@ extension LlamaPass {
                 dk.pointer.update(repeating: 0, count: (P + T) * kv)
                 dv.pointer.update(repeating: 0, count: (P + T) * kv)
             } else {
-                // MLP: x_out = x_mid + down(silu(gate(h2))·up(h2)), h2 = norm2(x_mid).
-                projectBack(layer.downProj, .downProj, l, dy: dx.pointer, x: A.act.pointer, T, dff.pointer, accumulate: false, s, g.pointer)
-                SwiGLU.backward(gate: A.gate.pointer, up: A.up.pointer, dOut: dff.pointer, dGate: dGate.pointer, dUp: dUp.pointer, count: T * ffn)
-                projectBack(layer.gateProj, .gateProj, l, dy: dGate.pointer, x: A.h2.pointer, T, dh.pointer, accumulate: false, s, g.pointer)
-                projectBack(layer.upProj, .upProj, l, dy: dUp.pointer, x: A.h2.pointer, T, dh.pointer, accumulate: true, s, g.pointer)
-                normBack(layer.postAttentionLayernorm, x: A.xMid.pointer, rstd: A.rstd2.pointer, dOut: dh.pointer, into: dx.pointer, T)
+                mlpBack(layer, l, T)
                 // Attention: x_mid = x + o(attn(q, k, v)).
                 projectBack(layer.oProj, .oProj, l, dy: dx.pointer, x: A.attn.pointer, T, da.pointer, accumulate: false, s, g.pointer)
                 Attention.backward(
@@ -184,17 +179,12 @@ extension LlamaPass {
     private func penultimateLayerBackAtRows(
         _ layer: LlamaLayer, _ l: Int, _ rows: [Int], dKeys: [Float]?, dValues: [Float]?
     ) throws {
-        let d = c.hiddenSize, qDim = c.numHeads * c.headDim, kv = c.numKVHeads * c.headDim, ffn = c.intermediateSize
+        let d = c.hiddenSize, qDim = c.numHeads * c.headDim, kv = c.numKVHeads * c.headDim
         let R = rows.count, T = tokens
         let w = work, A = acts[l], s = scratch.pointer, g = w.g.pointer
         let dx = w.dx.pointer, dh = w.dh.pointer
         // MLP and attention output at the R rows.
-        projectBack(layer.downProj, .downProj, l, dy: dx, x: A.act.pointer, R, w.dff.pointer, accumulate: false, s, g)
-        SwiGLU.backward(gate: A.gate.pointer, up: A.up.pointer, dOut: w.dff.pointer, dGate: w.dGate.pointer, dUp: w.dUp.pointer,
-                        count: R * ffn)
-        projectBack(layer.gateProj, .gateProj, l, dy: w.dGate.pointer, x: A.h2.pointer, R, dh, accumulate: false, s, g)
-        projectBack(layer.upProj, .upProj, l, dy: w.dUp.pointer, x: A.h2.pointer, R, dh, accumulate: true, s, g)
-        normBack(layer.postAttentionLayernorm, x: A.xMid.pointer, rstd: A.rstd2.pointer, dOut: dh, into: dx, R)
+        mlpBack(layer, l, R)
         projectBack(layer.oProj, .oProj, l, dy: dx, x: A.attn.pointer, R, w.da.pointer, accumulate: false, s, g)
         let dims = AttentionDims(queries: R, keys: T, heads: c.numHeads, kvHeads: c.numKVHeads, headDim: c.headDim)
         Attention.backward(
@@ -223,6 +213,19 @@ extension LlamaPass {
             }
         }
         normBack(layer.inputLayernorm, x: A.x.pointer, rstd: A.rstd1.pointer, dOut: dh, into: dx, T)
+    }
+
+    /// Backward of `mlp` on `n` rows: adds the gradient at its input (the attention residual)
+    /// into `work.dx`, which holds the gradient at its output.
+    private func mlpBack(_ layer: LlamaLayer, _ l: Int, _ n: Int) {
+        let w = work, A = acts[l], s = scratch.pointer, g = w.g.pointer
+        // x_out = x_mid + down(silu(gate(h2))·up(h2)), h2 = norm2(x_mid).
+        projectBack(layer.downProj, .downProj, l, dy: w.dx.pointer, x: A.act.pointer, n, w.dff.pointer, accumulate: false, s, g)
+        SwiGLU.backward(gate: A.gate.pointer, up: A.up.pointer, dOut: w.dff.pointer, dGate: w.dGate.pointer, dUp: w.dUp.pointer,
+                        count: n * c.intermediateSize)
+        projectBack(layer.gateProj, .gateProj, l, dy: w.dGate.pointer, x: A.h2.pointer, n, w.dh.pointer, accumulate: false, s, g)
+        projectBack(layer.upProj, .upProj, l, dy: w.dUp.pointer, x: A.h2.pointer, n, w.dh.pointer, accumulate: true, s, g)
+        normBack(layer.postAttentionLayernorm, x: A.xMid.pointer, rstd: A.rstd2.pointer, dOut: w.dh.pointer, into: w.dx.pointer, n)
     }
 
     /// dx (+)= dy·W, plus the adapter's input gradient and parameter gradients.
