@@ -10,6 +10,9 @@ import SACTensor
 /// decoding), SAC's anchor embedding (`[slots × hidden]` per slot, `[1 × hidden]` shared),
 /// the appended methods' memory-token embeddings (`[M × hidden]`), and the soft tokens
 /// `[LM]` and `[AE]` fed straight to the decoder.
+///
+/// Not thread-safe: it keeps the encoder's and decoder's working buffers and a cached
+/// `adapterIdentity`; one thread (or one serial worker) uses a compressor at a time.
 public final class Compressor {
     public let model: LlamaModel
     public let settings: CompressorSettings
