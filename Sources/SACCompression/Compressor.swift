@@ -124,6 +124,14 @@ public final class Compressor {
     /// The encoder's mask for a chunk.
     var encoderMask: AttentionMask { settings.attention == .bidirectional ? .none : .causal(prefix: 0) }
 
+    /// Runs `encoderPass` over one chunk of the context: keys only for the KV methods, and
+    /// the last two layers at the carrier rows when `encoderAtCarrierRows`.
+    func encode(_ ids: [Int32], _ plan: ChunkPlan) throws {
+        try encoderPass.forward(
+            embeddings: encoderInput(ids, plan), positions: plan.positions, mask: encoderMask, lora: lora,
+            keysOnly: settings.method.usesKV, keyRows: encoderAtCarrierRows ? plan.carriers : nil)
+    }
+
     /// Checks that `ids` are in the vocabulary.
     func checkIds(_ ids: [Int32], what: String) throws {
         guard !ids.isEmpty else { throw CompressionError.emptyInput(what: what) }
@@ -154,9 +162,7 @@ public final class Compressor {
         var embeddings: [Float] = []
         var positions: [Int32] = []
         for plan in plans {
-            try encoderPass.forward(
-                embeddings: encoderInput(ids, plan), positions: plan.positions, mask: encoderMask, lora: lora,
-                keysOnly: settings.method.usesKV, keyRows: encoderAtCarrierRows ? plan.carriers : nil)
+            try encode(ids, plan)
             if settings.method.usesKV {
                 for l in 0..<L { encoderPass.gatherKV(layer: l, rows: plan.carriers, keys: &keys[l], values: &values[l]) }
             } else {

@@ -66,9 +66,7 @@ extension Compressor {
         var keys = [[Float]](repeating: [], count: L), values = keys
         var memEmbeddings: [Float] = []
         for plan in plans {
-            try encoderPass.forward(
-                embeddings: encoderInput(ids, plan), positions: plan.positions, mask: encoderMask, lora: lora,
-                keysOnly: usesKV, keyRows: encoderAtCarrierRows ? plan.carriers : nil)
+            try encode(ids, plan)
             if usesKV {
                 for l in 0..<L { encoderPass.gatherKV(layer: l, rows: plan.carriers, keys: &keys[l], values: &values[l]) }
             } else {
@@ -128,9 +126,7 @@ extension Compressor {
             let n = plan.carriers.count, T = plan.sequenceLength
             offset -= n
             if ci != plans.count - 1 {
-                try encoderPass.forward(
-                    embeddings: encoderInput(ids, plan), positions: plan.positions, mask: encoderMask, lora: lora,
-                    keysOnly: usesKV, keyRows: encoderAtCarrierRows ? plan.carriers : nil)
+                try encode(ids, plan)
             }
             let e: PassGradients
             if usesKV {
