@@ -30,6 +30,11 @@ public final class Compressor {
     /// gradient are the same, with about 1/30 less work for SmolLM2. false: every row (to
     /// compare).
     public var encoderAtCarrierRows = true
+    /// In a training step, keep the encoder's attention probabilities from the forward for
+    /// the backward (`LlamaPass.forward(keepProbabilities:)`, 9.4 MB per layer and chunk for
+    /// SmolLM2) instead of recomputing them; the gradients agree to rounding. false: recompute
+    /// (to compare, or to save the memory).
+    public var keepsAttentionProbabilities = true
 
     /// Fresh parameters for `settings` (validated), reproducible from `seed`: LoRA A
     /// kaiming-uniform and B zero, the anchor embedding from N(0, 0.02), memory tokens and
@@ -125,11 +130,13 @@ public final class Compressor {
     var encoderMask: AttentionMask { settings.attention == .bidirectional ? .none : .causal(prefix: 0) }
 
     /// Runs `encoderPass` over one chunk of the context: keys only for the KV methods, and
-    /// the last two layers at the carrier rows when `encoderAtCarrierRows`.
-    func encode(_ ids: [Int32], _ plan: ChunkPlan) throws {
+    /// the last two layers at the carrier rows when `encoderAtCarrierRows`; `forBackward`
+    /// keeps the attention probabilities for the backward that follows.
+    func encode(_ ids: [Int32], _ plan: ChunkPlan, forBackward: Bool = false) throws {
         try encoderPass.forward(
             embeddings: encoderInput(ids, plan), positions: plan.positions, mask: encoderMask, lora: lora,
-            keysOnly: settings.method.usesKV, keyRows: encoderAtCarrierRows ? plan.carriers : nil)
+            keysOnly: settings.method.usesKV, keyRows: encoderAtCarrierRows ? plan.carriers : nil,
+            keepProbabilities: forBackward && keepsAttentionProbabilities)
     }
 
     /// Checks that `ids` are in the vocabulary.

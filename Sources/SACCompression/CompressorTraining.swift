@@ -65,8 +65,10 @@ extension Compressor {
         // Encode.
         var keys = [[Float]](repeating: [], count: L), values = keys
         var memEmbeddings: [Float] = []
-        for plan in plans {
-            try encode(ids, plan)
+        for (ci, plan) in plans.enumerated() {
+            // The last chunk's activations serve the backward directly; earlier chunks are
+            // encoded again there.
+            try encode(ids, plan, forBackward: backward && ci == plans.count - 1)
             if usesKV {
                 for l in 0..<L { encoderPass.gatherKV(layer: l, rows: plan.carriers, keys: &keys[l], values: &values[l]) }
             } else {
@@ -126,7 +128,7 @@ extension Compressor {
             let n = plan.carriers.count, T = plan.sequenceLength
             offset -= n
             if ci != plans.count - 1 {
-                try encode(ids, plan)
+                try encode(ids, plan, forBackward: true)
             }
             let e: PassGradients
             if usesKV {

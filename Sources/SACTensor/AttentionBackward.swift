@@ -4,7 +4,9 @@ extension Attention {
     ///
     /// Inputs: `dOut` and `out` [T × nH·hd] (rows `ldo` apart), `q` [T × nH·hd] (rows `ldq`
     /// apart), `k`/`v` [S × nKV·hd] (rows `ldk`/`ldv` apart), `lse` [nH × T] from `forward`,
-    /// and the same `dims`, `scale` and `mask` as the forward.
+    /// and the same `dims`, `scale` and `mask` as the forward. With `probabilities` (what
+    /// `forward(probabilities:)` wrote, `[nH × T × S]`) the probabilities are read instead of
+    /// recomputed.
     ///
     /// Outputs: `dq` [T × nH·hd] with rows `ldq` apart, `dk` [S × nKV·hd] with rows `ldk` apart,
     /// `dv` [S × nKV·hd] with rows `ldv` apart; columns past the heads are not touched. `dk`/`dv`
@@ -24,13 +26,14 @@ extension Attention {
         out: UnsafePointer<Float>, ldo: Int,
         lse: UnsafePointer<Float>,
         dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>, dv: UnsafeMutablePointer<Float>,
-        dims: AttentionDims, scale: Float? = nil, mask: AttentionMask, accumulate: Bool = false
+        dims: AttentionDims, scale: Float? = nil, mask: AttentionMask, accumulate: Bool = false,
+        probabilities: UnsafePointer<Float>? = nil
     ) {
         let threads = AttentionPlan.threads(for: dims, available: Parallel.threads)
         backward(dOut: dOut, q: q, ldq: ldq, k: k, ldk: ldk, v: v, ldv: ldv, out: out, ldo: ldo,
                  lse: lse, dq: dq, dk: dk, dv: dv, dims: dims, scale: scale, mask: mask,
                  accumulate: accumulate, threads: threads,
-                 stackGroups: AttentionPlan.stacks(dims, threads: threads))
+                 stackGroups: AttentionPlan.stacks(dims, threads: threads), probabilities: probabilities)
     }
 
     /// `backward` with an explicit number of threads and, for tests, static interleaved scheduling.
@@ -43,7 +46,7 @@ extension Attention {
         lse: UnsafePointer<Float>,
         dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>, dv: UnsafeMutablePointer<Float>,
         dims: AttentionDims, scale: Float?, mask: AttentionMask, accumulate: Bool, threads: Int, interleaved: Bool = false,
-        stackGroups: Bool = false
+        stackGroups: Bool = false, probabilities: UnsafePointer<Float>? = nil
     ) {
         checkPreconditions(dims: dims, mask: mask, ldq: ldq, ldk: ldk, ldv: ldv, ldo: ldo)
         let t = dims.queries, s = dims.keys, hd = dims.headDim, group = dims.group
@@ -105,25 +108,34 @@ extension Attention {
                     } else {
                         (qA, dOA, ldqA, lddA) = (q + i0 * ldq + h0 * hd, dOut + i0 * ldo + h0 * hd, ldq, ldo)
                     }
-                    // P = exp(scale·Q·Kᵀ − lse), masked entries and dead rows 0.
-                    GEMM.sgemm(
-                        transA: false, transB: true, m: m, n: kEnd, k: hd, alpha: sc,
-                        a: qA, lda: ldqA, b: k + g * hd, ldb: ldk,
-                        beta: 0, c: p, ldc: kEnd, threads: 1)
-                    for x in 0..<m {
-                        let i = i0 + x % nr, h = h0 + x / nr
-                        let row = p + x * kEnd
-                        let l = lse[h * t + i]
-                        if l == -.infinity {
-                            row.update(repeating: 0, count: kEnd)
-                            continue
+                    if let probabilities {
+                        // P as the forward kept it (zero where masked and on dead rows).
+                        for x in 0..<m {
+                            let i = i0 + x % nr, h = h0 + x / nr
+                            (p + x * kEnd).update(from: probabilities + (h * t + i) * s, count: kEnd)
+                            delta[x] = AttentionSIMD.dot(dOut + i * ldo + h * hd, out + i * ldo + h * hd, hd)
                         }
-                        let limit = rowLimit(mask, query: i, kEnd: kEnd)
-                        if let allowed { AttentionSIMD.applyMask(row, allowed + i * s, limit) }
-                        _ = AttentionSIMD.expShifted(row, limit, shift: l)
-                        if limit < kEnd { (row + limit).update(repeating: 0, count: kEnd - limit) }
-                        // D_i = dO_i · O_i (= Σ_j P_ij dP_ij).
-                        delta[x] = AttentionSIMD.dot(dOut + i * ldo + h * hd, out + i * ldo + h * hd, hd)
+                    } else {
+                        // P = exp(scale·Q·Kᵀ − lse), masked entries and dead rows 0.
+                        GEMM.sgemm(
+                            transA: false, transB: true, m: m, n: kEnd, k: hd, alpha: sc,
+                            a: qA, lda: ldqA, b: k + g * hd, ldb: ldk,
+                            beta: 0, c: p, ldc: kEnd, threads: 1)
+                        for x in 0..<m {
+                            let i = i0 + x % nr, h = h0 + x / nr
+                            let row = p + x * kEnd
+                            let l = lse[h * t + i]
+                            if l == -.infinity {
+                                row.update(repeating: 0, count: kEnd)
+                                continue
+                            }
+                            let limit = rowLimit(mask, query: i, kEnd: kEnd)
+                            if let allowed { AttentionSIMD.applyMask(row, allowed + i * s, limit) }
+                            _ = AttentionSIMD.expShifted(row, limit, shift: l)
+                            if limit < kEnd { (row + limit).update(repeating: 0, count: kEnd - limit) }
+                            // D_i = dO_i · O_i (= Σ_j P_ij dP_ij).
+                            delta[x] = AttentionSIMD.dot(dOut + i * ldo + h * hd, out + i * ldo + h * hd, hd)
+                        }
                     }
                     // dP = dO·V_gᵀ, then dS = P ⊙ (dP − D) in place.
                     GEMM.sgemm(

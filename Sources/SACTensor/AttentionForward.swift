@@ -27,20 +27,26 @@ public enum Attention {
     /// - Parameters:
     ///   - scale: multiplies the scores before the softmax; nil means `1/√hd`.
     ///   - mask: which keys each query sees (validated: precondition).
-    /// Queries that see no key get `out` row 0 and `lse` −∞. `out` and `lse` must not overlap
-    /// the inputs.
+    ///   - probabilities: when not nil, also receives the attention probabilities, `[nH × T × S]`
+    ///     (row `h·T + i` holds query `i`'s softmax over the S keys for head `h`, zero where
+    ///     masked), for `backward(probabilities:)` to read instead of recomputing them: one
+    ///     `[rows × S]` product per block and its exponentials fewer in the backward, for
+    ///     `4·nH·T·S` bytes kept between the two.
+    /// Queries that see no key get `out` row 0 and `lse` −∞. `out`, `lse` and `probabilities`
+    /// must not overlap the inputs or each other.
     public static func forward(
         q: UnsafePointer<Float>, ldq: Int,
         k: UnsafePointer<Float>, ldk: Int,
         v: UnsafePointer<Float>, ldv: Int,
         out: UnsafeMutablePointer<Float>, ldo: Int,
         lse: UnsafeMutablePointer<Float>?,
-        dims: AttentionDims, scale: Float? = nil, mask: AttentionMask
+        dims: AttentionDims, scale: Float? = nil, mask: AttentionMask,
+        probabilities: UnsafeMutablePointer<Float>? = nil
     ) {
         let threads = AttentionPlan.threads(for: dims, available: Parallel.threads)
         forward(q: q, ldq: ldq, k: k, ldk: ldk, v: v, ldv: ldv, out: out, ldo: ldo, lse: lse,
                 dims: dims, scale: scale, mask: mask, threads: threads,
-                stackGroups: AttentionPlan.stacks(dims, threads: threads))
+                stackGroups: AttentionPlan.stacks(dims, threads: threads), probabilities: probabilities)
     }
 
     /// `forward` with an explicit number of threads and, for tests, static interleaved scheduling.
@@ -50,7 +56,8 @@ public enum Attention {
         v: UnsafePointer<Float>, ldv: Int,
         out: UnsafeMutablePointer<Float>, ldo: Int,
         lse: UnsafeMutablePointer<Float>?,
-        dims: AttentionDims, scale: Float?, mask: AttentionMask, threads: Int, interleaved: Bool = false, stackGroups: Bool = false
+        dims: AttentionDims, scale: Float?, mask: AttentionMask, threads: Int, interleaved: Bool = false, stackGroups: Bool = false,
+        probabilities: UnsafeMutablePointer<Float>? = nil
     ) {
         checkPreconditions(dims: dims, mask: mask, ldq: ldq, ldk: ldk, ldv: ldv, ldo: ldo)
         let t = dims.queries, s = dims.keys, hd = dims.headDim, group = dims.group
@@ -112,6 +119,13 @@ public enum Attention {
                         if limit < kEnd { (row + limit).update(repeating: 0, count: kEnd - limit) }
                         invSum[x] = 1 / sum
                         lse?[h * t + i] = mx + log(sum)
+                    }
+                    if let probabilities {
+                        for x in 0..<m {
+                            let dst = probabilities + ((h0 + x / nr) * t + i0 + x % nr) * s
+                            AttentionSIMD.scaledCopy(dst, scores + x * kEnd, kEnd, by: invSum[x])
+                            if kEnd < s { (dst + kEnd).update(repeating: 0, count: s - kEnd) }
+                        }
                     }
                     // out = P·V_g, rows scaled by 1/sum (through the stack buffer when stacked).
                     let outBlk = out + i0 * ldo + h0 * hd

@@ -69,6 +69,18 @@ extension AttentionSIMD {
         while j < n { x[j] *= c; j += 1 }
     }
 
+    /// `dst[j] = src[j]·c` for `j < n`.
+    @inline(__always)
+    static func scaledCopy(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, _ n: Int, by c: Float) {
+        var j = 0
+        while j + 8 <= n {
+            UnsafeMutableRawPointer(dst + j).storeBytes(
+                of: UnsafeRawPointer(src + j).loadUnaligned(as: SIMD8<Float>.self) * c, as: SIMD8<Float>.self)
+            j += 8
+        }
+        while j < n { dst[j] = src[j] * c; j += 1 }
+    }
+
     /// `ds[j] = p[j]·(ds[j] − d)` for `j < n` (softmax backward: ds holds dP on entry).
     @inline(__always)
     static func softmaxGrad(_ p: UnsafePointer<Float>, _ ds: UnsafeMutablePointer<Float>, _ n: Int, _ d: Float) {

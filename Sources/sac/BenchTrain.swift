@@ -28,6 +28,8 @@ struct BenchTrain: ParsableCommand {
     var prepack = true
     @Flag(inversion: .prefixedNo, help: "Run the encoder's last two layers at the carrier rows only, as `sac train` and `sac compress` do.")
     var carrierRows = true
+    @Flag(inversion: .prefixedNo, help: "Keep the encoder's attention probabilities for the backward instead of recomputing them, as `sac train` does.")
+    var storedProbabilities = true
 
     func validate() throws {
         if steps < 1 || warmup < 0 || answerRuns < 1 {
@@ -53,6 +55,7 @@ struct BenchTrain: ParsableCommand {
         let settings = CompressorSettings(method: .sac, ratio: 5)
         let compressor = try Compressor(model: model, settings: settings, seed: 1)
         compressor.encoderAtCarrierRows = carrierRows
+        compressor.keepsAttentionProbabilities = storedProbabilities
         let optimizer = try AdamW(parameters: compressor.parameters, lr: 1e-4, betas: (0.9, 0.95), weightDecay: 0.1)
         let supervised = seq.targets.filter { $0 != CrossEntropy.defaultIgnoreIndex }.count
         let scale = 1 / Float(supervised)
@@ -159,7 +162,8 @@ struct StepBreakdown {
             }
             try enc.forward(
                 embeddings: x, positions: plan.positions, mask: .none, lora: compressor.lora, keysOnly: true,
-                keyRows: compressor.encoderAtCarrierRows ? plan.carriers : nil)
+                keyRows: compressor.encoderAtCarrierRows ? plan.carriers : nil,
+                keepProbabilities: compressor.keepsAttentionProbabilities)
             var keys = [[Float]](repeating: [], count: L), values = keys
             for l in 0..<L { enc.gatherKV(layer: l, rows: plan.carriers, keys: &keys[l], values: &values[l]) }
             let ef = seconds(since: s)

@@ -233,35 +233,42 @@ import Testing
                 }
             }
         }
-        func run(_ rows: [Int]?) throws -> (k: [[Float]], v: [[Float]], dx: [Float], lora: [[Float]]) {
+        func run(_ rows: [Int]?, keep: Bool = false) throws -> (k: [[Float]], v: [[Float]], dx: [Float], lora: [[Float]]) {
             for p in lora.parameters { p.zeroGrad() }
             let pass = LlamaPass(model: model)
-            try pass.forward(embeddings: x, positions: positions, mask: .none, lora: lora, keysOnly: true, keyRows: rows)
+            try pass.forward(embeddings: x, positions: positions, mask: .none, lora: lora, keysOnly: true, keyRows: rows,
+                             keepProbabilities: keep)
+            #expect(pass.keptProbabilities == keep)
             #expect(pass.keyRows == rows)
             var k = [[Float]](repeating: [], count: L), v = k
             for l in 0..<L { pass.gatherKV(layer: l, rows: keyRows, keys: &k[l], values: &v[l]) }
             let g = try pass.backward(dHidden: nil, dKeys: dK, dValues: dV)
             return (k, v, g.embeddings, lora.parameters.map { $0.grad.data })
         }
-        let full = try run(nil), pruned = try run(keyRows)
-        // Float32 sums in another order (products over fewer rows): agreement to 1e-5 relative.
+        let full = try run(nil)
+        // Float32 sums in another order (products over fewer rows, probabilities kept instead
+        // of recomputed): agreement to 1e-5 relative.
         func close(_ a: [Float], _ b: [Float], _ what: String) {
             #expect(a.count == b.count, "\(what): \(a.count) vs \(b.count) values")
             let scale = max(1e-3, a.map { abs($0) }.max() ?? 0)
             let worst = zip(a, b).map { abs($0 - $1) }.max() ?? 0
             #expect(worst <= 1e-5 * scale, "\(what): max difference \(worst) (scale \(scale))")
         }
-        for l in 0..<L {
-            close(full.k[l], pruned.k[l], "keys \(l)")
-            close(full.v[l], pruned.v[l], "values \(l)")
+        for (rows, keep) in [(keyRows, false), (keyRows, true), (nil, true)] {
+            let pruned = try run(rows, keep: keep)
+            let how = "rows \(rows == nil ? "all" : "key"), kept probabilities \(keep)"
+            for l in 0..<L {
+                close(full.k[l], pruned.k[l], "keys \(l), \(how)")
+                close(full.v[l], pruned.v[l], "values \(l), \(how)")
+            }
+            close(full.dx, pruned.dx, "input gradient, \(how)")
+            #expect(full.dx.contains { $0 != 0 })
+            for (i, p) in lora.parameters.enumerated() {
+                // The last layer's q/o/MLP adapters are unused in a keys-only pass, with or without key rows.
+                close(full.lora[i], pruned.lora[i], "\(p.name), \(how)")
+            }
+            #expect(pruned.lora.filter { $0.contains { $0 != 0 } }.count > lora.parameters.count / 2)
         }
-        close(full.dx, pruned.dx, "input gradient")
-        #expect(full.dx.contains { $0 != 0 })
-        for (i, p) in lora.parameters.enumerated() {
-            // The last layer's q/o/MLP adapters are unused in a keys-only pass, with or without key rows.
-            close(full.lora[i], pruned.lora[i], p.name)
-        }
-        #expect(pruned.lora.filter { $0.contains { $0 != 0 } }.count > lora.parameters.count / 2)
     }
 
     @Test func badKeyRowsThrow() throws {

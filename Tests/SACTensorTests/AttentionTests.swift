@@ -6,7 +6,8 @@ import Testing
 /// central finite differences (Float64) of L = Σ r ⊙ out; the vectorised exp; the Tensor API's
 /// errors. Inputs are seeded SplitMix64 normals.
 ///
-/// Tolerances: out and lse |x − ref| ≤ 5e-6·(1 + |ref|); gradients |g − fd| ≤ 1e-5·(1 + |fd|)
+/// Tolerances: out and lse |x − ref| ≤ 5e-6·(1 + |ref|); kept probabilities |p − ref| ≤ 5e-6
+/// (exactly 0 where masked); gradients (from recomputed or kept probabilities) |g − fd| ≤ 1e-5·(1 + |fd|)
 /// (fd with step 1e-5 in Float64, error ~1e-9); exp relative error ≤ 4e-7 (~3 ulp).
 @Suite struct AttentionTests {
     enum MaskKind: Sendable, CustomStringConvertible {
@@ -111,20 +112,23 @@ import Testing
     }
 
     /// Runs the pointer-level forward on padded copies; returns dense out and lse.
-    static func runForward(_ p: Problem, threads: Int, stack: Bool = false) -> (out: [Float], lse: [Float], padOK: Bool) {
+    static func runForward(_ p: Problem, threads: Int, stack: Bool = false)
+        -> (out: [Float], lse: [Float], padOK: Bool, probabilities: [Float]) {
         let c = p.c, qw = c.heads * c.hd, kw = c.kvHeads * c.hd
         let qp = padded(p.q, width: qw, pad: c.pad), kp = padded(p.k, width: kw, pad: c.pad)
         let vp = padded(p.v, width: kw, pad: c.pad + 1)
         var op = [Float](repeating: 12345, count: c.t * (qw + c.pad))
         var lse = [Float](repeating: .nan, count: c.heads * c.t)
+        var probs = [Float](repeating: .nan, count: c.heads * c.t * c.s)
         qp.withUnsafeBufferPointer { pq in kp.withUnsafeBufferPointer { pk in vp.withUnsafeBufferPointer { pv in
         op.withUnsafeMutableBufferPointer { po in lse.withUnsafeMutableBufferPointer { pl in
+        probs.withUnsafeMutableBufferPointer { pp in
             Attention.forward(q: pq.baseAddress!, ldq: qw + c.pad, k: pk.baseAddress!, ldk: kw + c.pad,
                               v: pv.baseAddress!, ldv: kw + c.pad + 1, out: po.baseAddress!, ldo: qw + c.pad,
                               lse: pl.baseAddress!, dims: c.dims, scale: nil, mask: p.mask, threads: threads,
-                              interleaved: threads > 1, stackGroups: stack)
-        } } } } }
-        return (unpadded(op, width: qw, pad: c.pad, rows: c.t), lse, paddingIntact(op, width: qw, pad: c.pad))
+                              interleaved: threads > 1, stackGroups: stack, probabilities: pp.baseAddress!)
+        } } } } } }
+        return (unpadded(op, width: qw, pad: c.pad, rows: c.t), lse, paddingIntact(op, width: qw, pad: c.pad), probs)
     }
 
     static func close(_ x: Float, _ ref: Double, _ tol: Double) -> Bool {
@@ -157,8 +161,29 @@ import Testing
                                     c: c, allowed: p.allowed, scale: 1 / Double(c.hd).squareRoot())
         // Per-head items and kv-group-stacked items, one thread and several.
         for (threads, stack) in [(1, false), (3, false), (1, true), (2, true)] {
-            let (out, lse, padOK) = Self.runForward(p, threads: threads, stack: stack)
+            let (out, lse, padOK, probs) = Self.runForward(p, threads: threads, stack: stack)
             #expect(padOK, "padding columns of out were written")
+            // The kept probabilities: e^(score − lse) in Float64, exactly 0 where masked.
+            var worstP = 0.0
+            let g = c.heads / c.kvHeads, scale = 1 / Double(c.hd).squareRoot()
+            for h in 0..<c.heads {
+                for i in 0..<c.t {
+                    for j in 0..<c.s {
+                        let got = Double(probs[(h * c.t + i) * c.s + j])
+                        guard p.allowed[i * c.s + j] else {
+                            if got != 0 { worstP = .infinity }
+                            continue
+                        }
+                        var score = 0.0
+                        for e in 0..<c.hd {
+                            score += Double(p.q[i * c.heads * c.hd + h * c.hd + e]) * Double(p.k[j * c.kvHeads * c.hd + (h / g) * c.hd + e])
+                        }
+                        let ref = Foundation.exp(score * scale - ref.lse[h * c.t + i])
+                        worstP = max(worstP, abs(got - ref))
+                    }
+                }
+            }
+            #expect(worstP <= 5e-6, "probabilities: worst error \(worstP), threads \(threads), stack \(stack)")
             var worst = 0.0
             for i in 0..<out.count {
                 worst = max(worst, abs(Double(out[i]) - ref.out[i]) / (1 + abs(ref.out[i])))
@@ -234,9 +259,11 @@ import Testing
         let qw = c.heads * c.hd, kw = c.kvHeads * c.hd
         let r = (0..<(c.t * qw)).map { _ in Float(rng.nextGaussian()) }
         let fd = Self.finiteDifferences(p, r: r.map(Double.init))
-        let (out, lse, _) = Self.runForward(p, threads: 1)
-        for (threads, accumulate, stack) in [(1, false, false), (3, false, false), (2, true, false),
-                                               (1, false, true), (2, false, true), (3, true, true)] {
+        let (out, lse, _, probs) = Self.runForward(p, threads: 1)
+        // Probabilities recomputed from lse, or read from what the forward kept.
+        for (threads, accumulate, stack, stored) in [(1, false, false, false), (3, false, false, false), (2, true, false, false),
+                                                     (1, false, true, false), (2, false, true, false), (3, true, true, false),
+                                                     (1, false, false, true), (2, true, true, true), (3, false, true, true)] {
             let ldq = qw + c.pad, ldk = kw + c.pad, ldv = kw + c.pad + 1, ldo = qw + c.pad + 2
             let qp = Self.padded(p.q, width: qw, pad: c.pad), kp = Self.padded(p.k, width: kw, pad: c.pad)
             let vp = Self.padded(p.v, width: kw, pad: c.pad + 1)
@@ -249,14 +276,14 @@ import Testing
             qp.withUnsafeBufferPointer { pq in kp.withUnsafeBufferPointer { pk in vp.withUnsafeBufferPointer { pv in
             op.withUnsafeBufferPointer { po in rp.withUnsafeBufferPointer { pr in lse.withUnsafeBufferPointer { pl in
             dq.withUnsafeMutableBufferPointer { gq in dk.withUnsafeMutableBufferPointer { gk in
-            dv.withUnsafeMutableBufferPointer { gv in
+            dv.withUnsafeMutableBufferPointer { gv in probs.withUnsafeBufferPointer { pp in
                 Attention.backward(
                     dOut: pr.baseAddress!, q: pq.baseAddress!, ldq: ldq, k: pk.baseAddress!, ldk: ldk,
                     v: pv.baseAddress!, ldv: ldv, out: po.baseAddress!, ldo: ldo, lse: pl.baseAddress!,
                     dq: gq.baseAddress!, dk: gk.baseAddress!, dv: gv.baseAddress!, dims: c.dims, scale: nil,
                     mask: p.mask, accumulate: accumulate, threads: threads, interleaved: threads > 1,
-                    stackGroups: stack)
-            } } } } } } } } }
+                    stackGroups: stack, probabilities: stored ? pp.baseAddress! : nil)
+            } } } } } } } } } }
             #expect(Self.paddingIntact(dq, width: qw, pad: c.pad) && Self.paddingIntact(dk, width: kw, pad: c.pad)
                     && Self.paddingIntact(dv, width: kw, pad: c.pad + 1), "padding of a gradient was written")
             let got: [(String, [Float], [Double])] = [
@@ -270,7 +297,7 @@ import Testing
                     let e = abs(Double(g[i] - start) - ref[i]) / (1 + abs(ref[i]))
                     if !(e <= worst) { worst = e; at = i }
                 }
-                #expect(worst <= 1e-5, "\(name): worst error \(worst) at \(at) (threads \(threads), accumulate \(accumulate), stack \(stack))")
+                #expect(worst <= 1e-5, "\(name): worst error \(worst) at \(at) (threads \(threads), accumulate \(accumulate), stack \(stack), stored \(stored))")
             }
             // The prefix keys receive gradient (the compressed memory learns).
             if case .causal(let prefix) = c.mask, prefix > 0 {

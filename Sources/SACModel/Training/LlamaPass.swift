@@ -52,6 +52,8 @@ public final class LlamaPass {
     private(set) public var keyRows: [Int]?
     /// The RoPE positions of `keyRows`.
     private(set) var keyRowPositions: [Int32] = []
+    /// Whether the last forward kept each layer's attention probabilities for the backward.
+    private(set) public var keptProbabilities = false
 
     /// Per-layer saved activations.
     final class LayerActivations {
@@ -64,6 +66,7 @@ public final class LlamaPass {
         let vAll = FloatBuffer()     // [(P+T) × kvDim]
         let attn = FloatBuffer()     // attention output [T × qDim]
         let lse = FloatBuffer()      // [nH × T]
+        let probs = FloatBuffer()    // attention probabilities [nH × T × (P+T)], when kept
         let xMid = FloatBuffer()     // after the attention residual [T × d]
         let rstd2 = FloatBuffer()
         let h2 = FloatBuffer()       // [T × d]
@@ -149,10 +152,13 @@ public final class LlamaPass {
     ///     `keyRows` and all earlier layers are those of the full pass; the last layer's other
     ///     rows read as zero. Ignored (all rows) for other masks, with a prefix, without
     ///     `keysOnly`, or for a one-layer model.
+    ///   - keepProbabilities: keep every layer's attention probabilities (`4·heads·tokens·keys`
+    ///     bytes per layer, 9.4 MB for a SmolLM2 chunk of 510) so that `backward` reads them
+    ///     instead of recomputing them: for a forward that will be differentiated.
     /// - Throws: `TensorError` for inconsistent sizes, an invalid mask or invalid `keyRows`.
     public func forward(
         embeddings: [Float], positions: [Int32], mask: AttentionMask, prefix: PrefixKV? = nil,
-        lora: LlamaLoRA? = nil, keysOnly: Bool = false, keyRows: [Int]? = nil
+        lora: LlamaLoRA? = nil, keysOnly: Bool = false, keyRows: [Int]? = nil, keepProbabilities: Bool = false
     ) throws {
         let d = c.hiddenSize, qDim = c.numHeads * c.headDim, kv = c.numKVHeads * c.headDim
         let op = "LlamaPass.forward"
@@ -187,6 +193,7 @@ public final class LlamaPass {
         tokens = T; prefixCount = P; self.positions = positions; self.mask = mask; self.lora = lora
         self.keysOnly = keysOnly
         self.keyRows = rows
+        keptProbabilities = keepProbabilities
         keyRowPositions = rows.map { $0.map { positions[$0] } } ?? []
         let eps = c.rmsNormEps
         let rope = model.rope
@@ -231,9 +238,11 @@ public final class LlamaPass {
                 rope.apply(A.q.pointer, tokens: T, heads: c.numHeads, positions: pp.baseAddress!)
             }
             A.attn.resize(T * qDim); A.lse.resize(c.numHeads * T)
+            if keepProbabilities { A.probs.resize(c.numHeads * T * (P + T)) }
             Attention.forward(
                 q: A.q.pointer, ldq: qDim, k: A.kAll.pointer, ldk: kv, v: A.vAll.pointer, ldv: kv,
-                out: A.attn.pointer, ldo: qDim, lse: A.lse.pointer, dims: dims, mask: mask)
+                out: A.attn.pointer, ldo: qDim, lse: A.lse.pointer, dims: dims, mask: mask,
+                probabilities: keepProbabilities ? A.probs.pointer : nil)
             project(layer.oProj, .oProj, l, A.attn.pointer, T, tmp.pointer, s)
             Residual.add(x.pointer, tmp.pointer, count: T * d)
             mlp(layer, l, x, tmp, T, s)
@@ -263,9 +272,11 @@ public final class LlamaPass {
         A.attn.resize(R * qDim); A.lse.resize(c.numHeads * R)
         let kv = c.numKVHeads * c.headDim
         let dims = AttentionDims(queries: R, keys: prefixCount + tokens, heads: c.numHeads, kvHeads: c.numKVHeads, headDim: c.headDim)
+        if keptProbabilities { A.probs.resize(c.numHeads * R * (prefixCount + tokens)) }
         Attention.forward(
             q: A.q.pointer, ldq: qDim, k: A.kAll.pointer, ldk: kv, v: A.vAll.pointer, ldv: kv,
-            out: A.attn.pointer, ldo: qDim, lse: A.lse.pointer, dims: dims, mask: .none)
+            out: A.attn.pointer, ldo: qDim, lse: A.lse.pointer, dims: dims, mask: .none,
+            probabilities: keptProbabilities ? A.probs.pointer : nil)
         project(layer.oProj, .oProj, l, A.attn.pointer, R, tmp.pointer, s)
         // The residual stream keeps the key rows only (rows[i] ≥ i: an in-place forward copy is safe).
         for (i, r) in rows.enumerated() where r != i { (x.pointer + i * d).update(from: x.pointer + r * d, count: d) }

@@ -123,7 +123,7 @@ extension LlamaPass {
                 Attention.backward(
                     dOut: da.pointer, q: A.q.pointer, ldq: qDim, k: A.kAll.pointer, ldk: kv, v: A.vAll.pointer, ldv: kv,
                     out: A.attn.pointer, ldo: qDim, lse: A.lse.pointer, dq: dq.pointer, dk: dk.pointer, dv: dv.pointer,
-                    dims: dims, mask: mask)
+                    dims: dims, mask: mask, probabilities: keptProbabilities ? UnsafePointer(A.probs.pointer) : nil)
             }
             if let dKeys, !dKeys[l].isEmpty {
                 dKeys[l].withUnsafeBufferPointer { Residual.add(dk.pointer + P * kv, $0.baseAddress!, count: T * kv) }
@@ -190,7 +190,7 @@ extension LlamaPass {
         Attention.backward(
             dOut: w.da.pointer, q: A.q.pointer, ldq: qDim, k: A.kAll.pointer, ldk: kv, v: A.vAll.pointer, ldv: kv,
             out: A.attn.pointer, ldo: qDim, lse: A.lse.pointer, dq: w.dq.pointer, dk: w.dk.pointer, dv: w.dv.pointer,
-            dims: dims, mask: .none)
+            dims: dims, mask: .none, probabilities: keptProbabilities ? UnsafePointer(A.probs.pointer) : nil)
         if let dKeys, !dKeys.isEmpty { dKeys.withUnsafeBufferPointer { Residual.add(w.dk.pointer, $0.baseAddress!, count: T * kv) } }
         if let dValues, !dValues.isEmpty { dValues.withUnsafeBufferPointer { Residual.add(w.dv.pointer, $0.baseAddress!, count: T * kv) } }
         model.rope.applyBackward(w.dk.pointer, tokens: T, heads: c.numKVHeads, positions: positions)
