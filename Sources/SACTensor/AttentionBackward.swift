@@ -113,7 +113,6 @@ extension Attention {
                         for x in 0..<m {
                             let i = i0 + x % nr, h = h0 + x / nr
                             (p + x * kEnd).update(from: probabilities + (h * t + i) * s, count: kEnd)
-                            delta[x] = AttentionSIMD.dot(dOut + i * ldo + h * hd, out + i * ldo + h * hd, hd)
                         }
                     } else {
                         // P = exp(scale·Q·Kᵀ − lse), masked entries and dead rows 0.
@@ -133,9 +132,12 @@ extension Attention {
                             if let allowed { AttentionSIMD.applyMask(row, allowed + i * s, limit) }
                             _ = AttentionSIMD.expShifted(row, limit, shift: l)
                             if limit < kEnd { (row + limit).update(repeating: 0, count: kEnd - limit) }
-                            // D_i = dO_i · O_i (= Σ_j P_ij dP_ij).
-                            delta[x] = AttentionSIMD.dot(dOut + i * ldo + h * hd, out + i * ldo + h * hd, hd)
                         }
+                    }
+                    // D_i = dO_i · O_i (= Σ_j P_ij dP_ij).
+                    for x in 0..<m {
+                        let i = i0 + x % nr, h = h0 + x / nr
+                        delta[x] = AttentionSIMD.dot(dOut + i * ldo + h * hd, out + i * ldo + h * hd, hd)
                     }
                     // dP = dO·V_gᵀ, then dS = P ⊙ (dP − D) in place.
                     GEMM.sgemm(
