@@ -6,6 +6,10 @@
 /// disjoint blocks of C over `Parallel.threads` threads; products with
 /// m ≤ 4 (decoding) stream B once without packing.
 public enum GEMM {
+    /// Products with at most this many rows (m) stream B once without packing; larger ones run
+    /// the packed driver.
+    public static var smallRowLimit: Int { GEMMSmallM.maxM }
+
     /// The micro-kernels large products use on this machine, in words (for benchmarks and logs).
     public static var kernelFamily: String {
         GEMMKernel.useAVX512 ? "AVX-512 12×32 (AVX2 6×16 at the edges)" : "AVX2 6×16"

@@ -17,8 +17,13 @@ enum GEMMDriver {
     /// Measured against 288 on 512×1536×576 and 2048³ (2 threads): three passes over C instead
     /// of six at k = 1536 outweigh a B micro-panel pair (64 KiB) that spills L1.
     static let kcBlock = 512
-    /// Compute tasks per thread (dynamic claiming; finer tasks shorten the tail).
-    static let tasksPerThread = 8
+    /// Compute tasks per thread (dynamic claiming). Finer tasks shorten the tail but each one
+    /// brings its A block and B chunk into the core's caches afresh: on the 2-core Zen 2 host
+    /// (512 KiB L2) 3 beat 8 by 3–10 % on the training step's 510-row products with 2 threads
+    /// (`sac bench gemm`, 2026-12-03: 510×576×1536 174–186 against 171–177 GFLOP/s,
+    /// 510×1536×576 169–171 against 150–162, 29×576×1536 83–89 against 70–72); 2 and 4 were
+    /// within noise of 3.
+    static let tasksPerThread = 3
     /// Upper bound on the rows of an A block (MC·KC floats, in L2).
     static let mcBlock = 144
     /// B micro-panels per column sub-chunk of a compute task; 0 picks ≈ 4608 / KC, so that

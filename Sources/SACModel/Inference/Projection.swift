@@ -19,6 +19,11 @@ public struct Projection: @unchecked Sendable {
         case quantized(QuantizedMatrix)
     }
     let storage: Storage
+    /// Whether the weight is stored as Float32 (no fused quantised product to prefer).
+    var isDense: Bool {
+        if case .dense = storage { return true }
+        return false
+    }
     /// Wᵀ packed for `apply` (see `prepacked(forward:backward:)`), or nil.
     let packedForward: PackedMatrix?
     /// W packed for `applyTransposed`, or nil.
@@ -82,9 +87,12 @@ public struct Projection: @unchecked Sendable {
     }
 
     /// y[tokens × rows] = x[tokens × cols] · Wᵀ (overwrites y). `scratch` must hold
-    /// `scratchCount(tokens:)` floats.
+    /// `scratchCount(tokens:)` floats. A packed Wᵀ serves every product the packed GEMM driver
+    /// would run anyway (more than `GEMM.smallRowLimit` tokens for a Float32 weight, more than
+    /// `fusedTokenLimit` for a block-quantised one): for the tied output head at training's few
+    /// supervised rows it skips packing the 49152×576 embedding on every call.
     func apply(_ x: UnsafePointer<Float>, tokens: Int, _ y: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>?) {
-        if let packed = packedForward, tokens > Projection.fusedTokenLimit {
+        if let packed = packedForward, tokens > Projection.fusedTokenLimit || (isDense && tokens > GEMM.smallRowLimit) {
             GEMM.sgemm(transA: false, m: tokens, n: rows, k: cols, alpha: 1, a: x, lda: cols,
                        packedB: packed, beta: 0, c: y, ldc: rows)
             return
