@@ -14,11 +14,15 @@ The token ids come from the Swift side (its JSON), so both sides read the same s
 It also times the encoder forward alone (compress) and the time to first token of an answer
 read from the 102-carrier memory against one read from the whole 510-token context.
 
+The two sides run one after the other, in --rounds alternating rounds (3 by default): a shared host
+has slower and faster phases minutes long, and alternating puts each phase on both sides. The table
+shows the medians over the rounds, and the last line the step ratio of every round.
+
 On a shared 2-core machine other processes steal a core: PyTorch's OpenMP threads then wait for
 each other in every op and its 2-thread times can be 5-15x too slow. Check `uptime` first, and
 compare with --threads 1, which contention hurts far less.
 
-Usage: python3 scripts/bench_train.py [--threads 2] [--steps 5] [--warmup 1] [--breakdown]
+Usage: python3 scripts/bench_train.py [--threads 2] [--steps 5] [--warmup 1] [--rounds 3] [--breakdown]
 Needs: torch (CPU build), transformers 5, peft, gguf; builds .build/release/sac if missing.
 """
 import argparse, json, os, resource, statistics, subprocess, sys, time
@@ -236,6 +240,7 @@ def main():
     p.add_argument("--steps", type=int, default=5)
     p.add_argument("--warmup", type=int, default=1)
     p.add_argument("--answer-runs", type=int, default=5)
+    p.add_argument("--rounds", type=int, default=3, help="alternating sac/PyTorch rounds (medians reported)")
     p.add_argument("--breakdown", action="store_true", help="time encoder/decoder forward/backward separately")
     p.add_argument("--attn", default="sdpa", choices=["sdpa", "eager"], help="transformers attention kernel")
     p.add_argument("--model", default=os.path.join(SAC_HOME, "models", GGUF))
@@ -250,26 +255,52 @@ def main():
         subprocess.run(["swift", "build", "-c", "release", "--product", "sac"], cwd=ROOT, check=True)
     env = dict(os.environ, SAC_THREADS=str(args.threads), OMP_NUM_THREADS=str(args.threads))
     common = ["--steps", str(args.steps), "--warmup", str(args.warmup), "--answer-runs", str(args.answer_runs)]
-    cmd = [sac, "bench", "train", "--model", args.model, "--json"] + common + (["--breakdown"] if args.breakdown else [])
-    r = subprocess.run(cmd, env=env, capture_output=True, text=True)
-    if r.returncode != 0:
-        sys.exit(f"sac bench train failed:\n{r.stderr}")
-    s = json.loads(r.stdout.strip().splitlines()[-1])
-    ids = {k: s[k] for k in ("context_ids", "question_ids", "answer_ids")}
-    cmd = [sys.executable, os.path.abspath(__file__), "--torch-side", "--threads", str(args.threads), "--model",
-           args.model, "--attn", args.attn] + common + (["--breakdown"] if args.breakdown else [])
-    r = subprocess.run(cmd, env=env, input=json.dumps(ids), capture_output=True, text=True)
-    if r.returncode != 0:
-        sys.exit(f"PyTorch side failed:\n{r.stderr[-3000:]}")
-    t = json.loads(r.stdout.strip().splitlines()[-1])
-    report(args, s, t)
+    sac_cmd = [sac, "bench", "train", "--model", args.model, "--json"] + common + (["--breakdown"] if args.breakdown else [])
+    torch_cmd = [sys.executable, os.path.abspath(__file__), "--torch-side", "--threads", str(args.threads), "--model",
+                 args.model, "--attn", args.attn] + common + (["--breakdown"] if args.breakdown else [])
+    # Rounds alternate the two sides, so that a slow phase of a shared host (minutes long) falls on
+    # both; the ratios are taken round by round and the table shows the medians over rounds.
+    rounds = []
+    for i in range(args.rounds):
+        r = subprocess.run(sac_cmd, env=env, capture_output=True, text=True)
+        if r.returncode != 0:
+            sys.exit(f"sac bench train failed:\n{r.stderr}")
+        s = json.loads(r.stdout.strip().splitlines()[-1])
+        ids = {k: s[k] for k in ("context_ids", "question_ids", "answer_ids")}
+        r = subprocess.run(torch_cmd, env=env, input=json.dumps(ids), capture_output=True, text=True)
+        if r.returncode != 0:
+            sys.exit(f"PyTorch side failed:\n{r.stderr[-3000:]}")
+        t = json.loads(r.stdout.strip().splitlines()[-1])
+        rounds.append((s, t))
+        if args.rounds > 1:
+            print(f"round {i + 1}/{args.rounds}: train step sac {s['step_ms_median']:.1f} ms, pytorch "
+                  f"{t['step_ms_median']:.1f} ms ({t['step_ms_median'] / s['step_ms_median']:.2f}x); compress "
+                  f"{t['compress_ms_median'] / s['compress_ms_median']:.2f}x", flush=True)
+    report(args, merge([s for s, _ in rounds]), merge([t for _, t in rounds]))
+    if args.rounds > 1:
+        ratios = sorted(t["step_ms_median"] / s["step_ms_median"] for s, t in rounds)
+        print(f"train step pt/sac by round: {', '.join(f'{x:.2f}x' for x in ratios)} "
+              f"(lowest {ratios[0]:.2f}x, median {statistics.median(ratios):.2f}x)")
+
+
+def merge(results):
+    """One result from several rounds: the median of every number, lists joined, the rest from round 1."""
+    out = dict(results[0])
+    for k, v in results[0].items():
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            out[k] = statistics.median(r[k] for r in results)
+        elif isinstance(v, dict):
+            out[k] = {kk: statistics.median(r[k][kk] for r in results) for kk in v}
+        elif isinstance(v, list) and k in ("step_ms",):
+            out[k] = [x for r in results for x in r[k]]
+    return out
 
 
 def report(args, s, t):
     n, m = s["context_tokens"], s["decoder_tokens"]
     print(f"SmolLM2-135M-Instruct ({os.path.basename(args.model)}, dequantised to float32), {args.threads} threads; "
           f"SAC {RATIO}x step: {n} context tokens -> {s['carriers']} carriers, decoder {m} tokens "
-          f"({s['supervised_tokens']} supervised); median of {args.steps} steps after {args.warmup} warm-up; "
+          f"({s['supervised_tokens']} supervised); median of {args.steps} steps after {args.warmup} warm-up, median over {args.rounds} round(s); "
           f"PyTorch attention: {args.attn}")
     print(f"{'':34}{'sac':>10}{'pytorch':>10}{'pt/sac':>8}")
 

@@ -57,14 +57,18 @@ public enum GEMM {
         let work = m * n * k
         if m <= GEMMSmallM.maxM {
             let t = n * k < 1 << 21 ? 1 : max(1, threads)
-            GEMMSmallM.run(
-                transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
-                b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, threads: t)
+            GEMMProfile.measure(transA: transA, transB: transB, m: m, n: n, k: k, threads: t, prepacked: false) {
+                GEMMSmallM.run(
+                    transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
+                    b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, threads: t)
+            }
         } else {
             let t = work < 64 * 64 * 64 ? 1 : max(1, threads)
-            GEMMDriver.run(
-                transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
-                b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, threads: t)
+            GEMMProfile.measure(transA: transA, transB: transB, m: m, n: n, k: k, threads: t, prepacked: false) {
+                GEMMDriver.run(
+                    transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
+                    b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, threads: t)
+            }
         }
     }
 

@@ -75,9 +75,11 @@ extension GEMM {
             return
         }
         let threads = m * n * k < 64 * 64 * 64 ? 1 : max(1, Parallel.threads)
-        GEMMDriver.run(
-            transA: transA, transB: false, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
-            b: packedB.pointer, ldb: n, beta: beta, c: c, ldc: ldc, threads: threads,
-            prepackedB: packedB)
+        GEMMProfile.measure(transA: transA, transB: false, m: m, n: n, k: k, threads: threads, prepacked: true) {
+            GEMMDriver.run(
+                transA: transA, transB: false, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
+                b: packedB.pointer, ldb: n, beta: beta, c: c, ldc: ldc, threads: threads,
+                prepackedB: packedB)
+        }
     }
 }

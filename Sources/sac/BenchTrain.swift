@@ -24,6 +24,8 @@ struct BenchTrain: ParsableCommand {
     @Flag(help: "Also time the parts of a step: encoder forward/backward, decoder forward/backward, optimiser.")
     var breakdown = false
     @Flag(help: "Print one JSON line instead of a table.") var json = false
+    @Flag(help: "Also tally the timed steps' matrix products by shape (calls, thread time, GFLOP/s per thread).")
+    var gemmProfile = false
     @Flag(inversion: .prefixedNo, help: "Keep the frozen weights packed for the GEMM, as `sac train` does.")
     var prepack = true
     @Flag(inversion: .prefixedNo, help: "Run the encoder's last two layers at the carrier rows only, as `sac train` and `sac compress` do.")
@@ -62,7 +64,9 @@ struct BenchTrain: ParsableCommand {
 
         // Training steps.
         var stepSeconds: [Double] = [], losses: [Double] = []
+        var products: [GEMMProfile.Entry]? = nil
         for i in 0..<(warmup + steps) {
+            if gemmProfile && i == warmup { GEMMProfile.start() }
             let t = now()
             let r = try compressor.loss(context: context, decoder: seq, gradScale: scale, backward: true)
             try clipGradNorm(compressor.parameters, maxNorm: 2.0)
@@ -71,6 +75,7 @@ struct BenchTrain: ParsableCommand {
             let dt = seconds(since: t)
             if i >= warmup { stepSeconds.append(dt); losses.append(r.lossSum / Double(r.count)) }
         }
+        if gemmProfile { products = GEMMProfile.stop() }
         // Encoder forward alone.
         var compressSeconds: [Double] = []
         var memory = try compressor.compress(context)
@@ -98,7 +103,7 @@ struct BenchTrain: ParsableCommand {
             decoderTokens: seq.ids.count + 1, supervisedTokens: supervised, carriers: memory.carriers,
             steps: stepSeconds, losses: losses, stepTokens: stepTokens, compress: compressSeconds,
             answerFromMemory: median(fromMemory), answerFromContext: median(fromContext),
-            peakRSSMB: Double(peakResidentBytes()) / 1_048_576, breakdown: parts)
+            peakRSSMB: Double(peakResidentBytes()) / 1_048_576, breakdown: parts, products: products)
         if json {
             let data = try JSONSerialization.data(withJSONObject: report.json, options: [.sortedKeys])
             print(String(decoding: data, as: UTF8.self))
@@ -232,6 +237,8 @@ struct BenchTrainReport {
     var answerFromMemory: Double, answerFromContext: Double
     var peakRSSMB: Double
     var breakdown: StepBreakdown?
+    /// The timed steps' matrix products by shape (`--gemm-profile`), or nil.
+    var products: [GEMMProfile.Entry]?
 
     var json: [String: Any] {
         var o: [String: Any] = [
@@ -253,6 +260,13 @@ struct BenchTrainReport {
                 "optimizer": b.optimizer * 1000,
             ]
             o["breakdown_loss_difference"] = b.lossDifference
+        }
+        if let products {
+            o["gemm_profile"] = products.map {
+                ["shape": $0.shape, "calls_per_step": Double($0.calls) / Double(steps.count),
+                 "thread_ms_per_step": $0.threadSeconds * 1000 / Double(steps.count),
+                 "gflops_per_thread": $0.gflopsPerThread] as [String: Any]
+            }
         }
         return o
     }
@@ -279,7 +293,32 @@ struct BenchTrainReport {
             }
             print(String(format: "  (loss matches Compressor.loss to %.1e)", b.lossDifference))
         }
+        if let products { printProducts(products) }
         print(String(format: "peak resident memory: %.0f MB", peakRSSMB))
+    }
+
+    /// The GEMM tally per timed step: the 25 shapes that took the most thread time, then the rest.
+    func printProducts(_ products: [GEMMProfile.Entry]) {
+        let n = Double(steps.count)
+        let total = products.reduce(0) { $0 + $1.threadSeconds }
+        let stepThreadSeconds = median(steps) * Double(threads)
+        print(String(format: "matrix products per step: %.0f thread-ms of %.0f (%.0f%% of the step's thread time), by shape:",
+                     total * 1000 / n, stepThreadSeconds * 1000, 100 * total / n / stepThreadSeconds))
+        print("  " + "op m×k×n threads".padding(toLength: 28, withPad: " ", startingAt: 0)
+              + "   calls  thread-ms  share  GFLOP/s/thread")
+        func line(_ name: String, calls: Double, seconds: Double, gflops: Double) {
+            print("  " + name.padding(toLength: 28, withPad: " ", startingAt: 0)
+                  + String(format: "%8.0f %10.1f %5.1f%% %10.1f", calls, seconds * 1000, 100 * seconds / max(total / n, 1e-12), gflops))
+        }
+        for e in products.prefix(25) {
+            line(e.shape, calls: Double(e.calls) / n, seconds: e.threadSeconds / n, gflops: e.gflopsPerThread)
+        }
+        let rest = products.dropFirst(25)
+        if !rest.isEmpty {
+            let s = rest.reduce(0) { $0 + $1.threadSeconds }, f = rest.reduce(0) { $0 + $1.flops }
+            line("\(rest.count) other shapes", calls: Double(rest.reduce(0) { $0 + $1.calls }) / n, seconds: s / n,
+                 gflops: s > 0 ? f / s / 1e9 : 0)
+        }
     }
 }
 
