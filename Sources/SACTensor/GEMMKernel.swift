@@ -2,8 +2,9 @@
 import SACTensorAVX512
 #endif
 
-/// The AVX2 micro-kernel (the baseline, and the edges of the AVX-512 path): a 6×16 tile of C from packed A and B panels, with 12 SIMD8
-/// accumulators (6 rows × 2 vectors) updated by fused multiply-adds.
+/// The AVX2 micro-kernel (the baseline, and the edges of the AVX-512 path): a 6×16 tile of C from a
+/// packed B panel and a packed A panel or six rows of A read in place, with 12 SIMD8 accumulators
+/// (6 rows × 2 vectors) updated by fused multiply-adds.
 enum GEMMKernel {
     /// Whether the driver runs the 12×32 AVX-512 kernel (`GEMMKernelAVX512`) on full
     /// 12-row × 32-column tiles, keeping this 6×16 kernel for the edges. Set from
@@ -53,10 +54,70 @@ enum GEMMKernel {
         }
     }
 
-    /// The full 6×16 kernel (see `tile`).
+    /// `tile` for six rows of a row-major A read in place (`a[r·lda + p]`, r < 6, p < kc) instead
+    /// of a packed micro-panel: the rows must exist (`cols ≤ 16` may be partial).
+    @inline(__always)
+    static func tileRows(
+        kc: Int, a: UnsafePointer<Float>, lda: Int, pb: UnsafePointer<Float>,
+        c: UnsafeMutablePointer<Float>, ldc: Int, cols: Int, alpha: Float, beta: Float
+    ) {
+        if cols == nr {
+            kernelRows(kc: kc, a: a, lda: lda, pb: pb, c: c, ldc: ldc, alpha: alpha, beta: beta)
+        } else {
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: mr * nr) { tmp in
+                let t = tmp.baseAddress!
+                kernelRows(kc: kc, a: a, lda: lda, pb: pb, c: t, ldc: nr, alpha: alpha, beta: 0)
+                storeTile(t, width: nr, rows: mr, cols: cols, c: c, ldc: ldc, beta: beta)
+            }
+        }
+    }
+
+    /// The full 6×16 kernel on a packed A micro-panel (see `tile`).
     @inline(never)
     static func kernel(
         kc: Int, pa: UnsafePointer<Float>, pb: UnsafePointer<Float>,
+        c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, beta: Float
+    ) {
+        body(kc: kc, rows: PackedRows(p: pa), pb: pb, c: c, ldc: ldc, alpha: alpha, beta: beta)
+    }
+
+    /// The full 6×16 kernel on six rows of a row-major A read in place (see `tileRows`).
+    @inline(never)
+    static func kernelRows(
+        kc: Int, a: UnsafePointer<Float>, lda: Int, pb: UnsafePointer<Float>,
+        c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, beta: Float
+    ) {
+        body(kc: kc, rows: InPlaceRows(p: a, lda: lda), pb: pb, c: c, ldc: ldc, alpha: alpha, beta: beta)
+    }
+
+    /// Where the kernel reads `op(A)[r, p]` for its six rows r at depth p.
+    protocol Rows {
+        /// `op(A)[r, p]` at the current depth p.
+        func at(_ r: Int) -> Float
+        /// Moves to depth p + 1.
+        mutating func advance()
+    }
+
+    /// A packed micro-panel: the six values of depth p side by side.
+    struct PackedRows: Rows {
+        var p: UnsafePointer<Float>
+        @inline(__always) func at(_ r: Int) -> Float { p[r] }
+        @inline(__always) mutating func advance() { p += 6 }
+    }
+
+    /// Six rows of a row-major matrix, `lda` floats apart: no packing pass over A.
+    struct InPlaceRows: Rows {
+        var p: UnsafePointer<Float>
+        let lda: Int
+        @inline(__always) func at(_ r: Int) -> Float { p[r * lda] }
+        @inline(__always) mutating func advance() { p += 1 }
+    }
+
+    /// C[6×16] = alpha·(A·B̃) + beta·C over depth kc, A read through `rows`, B̃ a packed
+    /// micro-panel; 12 SIMD8 accumulators updated by fused multiply-adds.
+    @inline(__always)
+    static func body<R: Rows>(
+        kc: Int, rows: R, pb: UnsafePointer<Float>,
         c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, beta: Float
     ) {
         var c00 = SIMD8<Float>(), c01 = SIMD8<Float>()
@@ -65,22 +126,22 @@ enum GEMMKernel {
         var c30 = SIMD8<Float>(), c31 = SIMD8<Float>()
         var c40 = SIMD8<Float>(), c41 = SIMD8<Float>()
         var c50 = SIMD8<Float>(), c51 = SIMD8<Float>()
-        var a = pa, b = pb
+        var a = rows, b = pb
         for _ in 0..<kc {
             let b0 = loadSIMD8(b), b1 = loadSIMD8(b + 8)
-            var av = SIMD8<Float>(repeating: a[0])
+            var av = SIMD8<Float>(repeating: a.at(0))
             c00 = c00.addingProduct(av, b0); c01 = c01.addingProduct(av, b1)
-            av = SIMD8<Float>(repeating: a[1])
+            av = SIMD8<Float>(repeating: a.at(1))
             c10 = c10.addingProduct(av, b0); c11 = c11.addingProduct(av, b1)
-            av = SIMD8<Float>(repeating: a[2])
+            av = SIMD8<Float>(repeating: a.at(2))
             c20 = c20.addingProduct(av, b0); c21 = c21.addingProduct(av, b1)
-            av = SIMD8<Float>(repeating: a[3])
+            av = SIMD8<Float>(repeating: a.at(3))
             c30 = c30.addingProduct(av, b0); c31 = c31.addingProduct(av, b1)
-            av = SIMD8<Float>(repeating: a[4])
+            av = SIMD8<Float>(repeating: a.at(4))
             c40 = c40.addingProduct(av, b0); c41 = c41.addingProduct(av, b1)
-            av = SIMD8<Float>(repeating: a[5])
+            av = SIMD8<Float>(repeating: a.at(5))
             c50 = c50.addingProduct(av, b0); c51 = c51.addingProduct(av, b1)
-            a += 6; b += 16
+            a.advance(); b += 16
         }
         let al = SIMD8<Float>(repeating: alpha)
         if beta == 0 {
