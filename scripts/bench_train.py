@@ -248,6 +248,8 @@ def main():
     args = p.parse_args()
     if args.torch_side:
         return torch_side(args)
+    if args.rounds < 1:
+        sys.exit(f"--rounds must be at least 1 (got {args.rounds})")
     if not os.path.exists(args.model):
         sys.exit(f"model not found: {args.model} (run `make model`)")
     sac = os.path.join(ROOT, ".build", "release", "sac")
@@ -284,14 +286,15 @@ def main():
 
 
 def merge(results):
-    """One result from several rounds: the median of every number, lists joined, the rest from round 1."""
+    """One result from several rounds: the median of every number, the per-step times joined, the rest
+    (token ids, losses) from round 1."""
     out = dict(results[0])
     for k, v in results[0].items():
         if isinstance(v, (int, float)) and not isinstance(v, bool):
             out[k] = statistics.median(r[k] for r in results)
         elif isinstance(v, dict):
             out[k] = {kk: statistics.median(r[k][kk] for r in results) for kk in v}
-        elif isinstance(v, list) and k in ("step_ms",):
+        elif k == "step_ms":
             out[k] = [x for r in results for x in r[k]]
     return out
 
