@@ -57,7 +57,7 @@ let package = Package(
         // Data readers: MRQA (.jsonl / .jsonl.gz), SQuAD v1.1 JSON, plain text.
         .target(name: "SACData", swiftSettings: cpuFlags),
         // Objectives (LM, AE, QA), batching, the trainer, checkpoints and resume.
-        .target(name: "SACTraining", dependencies: ["SACCompression", "SACData", "SACModel", "SACTensor"], swiftSettings: kernelFlags),
+        .target(name: "SACTraining", dependencies: ["SACCompression", "SACData", "SACEvaluation", "SACModel", "SACTensor"], swiftSettings: kernelFlags),
         // Metrics (ROUGE-1 set F, EM, SQuAD F1/EM), the evaluator, Markdown/JSON reports.
         .target(name: "SACEvaluation", dependencies: ["SACCompression", "SACData", "SACModel"], swiftSettings: cpuFlags),
         // Compressed memories on disk: safetensors files plus a GRDB (SQLite) index, atomic writes.

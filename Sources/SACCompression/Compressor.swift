@@ -187,6 +187,21 @@ public final class Compressor {
             kvDim: kv, hidden: d)
     }
 
+    /// The memory of no context at all: the frozen model's keys and values of BOS alone, read
+    /// as the `tokens` method reads its anchors (the question follows at position 1). For the
+    /// no-context reference of `sac eval --no-context`; `contextTokens` is what it stands for.
+    public func questionOnlyMemory(bos: Int32, contextTokens: Int) throws -> CompressedMemory {
+        try checkIds([bos], what: "BOS")
+        let cache = model.makeCache(capacity: 1)
+        _ = try model.forward([bos], positions: [0], cache: cache, logits: .none)
+        let c = model.config
+        let layers = (0..<c.numLayers).map { cache.layer($0) }
+        return CompressedMemory(
+            method: .tokens, ratio: settings.ratio, contextTokens: max(1, contextTokens), carriers: 1, decoderStart: 1,
+            carrierPositions: [0], keys: layers.map(\.keys), values: layers.map(\.values), embeddings: [], lmToken: nil,
+            model: modelIdentity, adapter: "none", kvDim: c.numKVHeads * c.headDim, hidden: c.hiddenSize)
+    }
+
     /// `tokens`: the frozen model reads BOS and the anchor tokens as plain text.
     private func compressAsTokens(_ ids: [Int32], _ plans: [ChunkPlan]) throws -> CompressedMemory {
         var picked: [Int] = []

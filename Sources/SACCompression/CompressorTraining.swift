@@ -25,6 +25,36 @@ public struct DecoderSequence: Sendable, Equatable {
     }
 }
 
+/// Distillation terms for one decoder sequence: the teacher's targets at every row of the
+/// sequence and the factors on the summed KL divergence and the summed hidden-state error.
+public struct Distillation: Sendable {
+    public var teacher: TeacherTargets
+    /// Factor on `Σ_rows KL(p_T ‖ p_S)` in the gradient.
+    public var klScale: Float
+    /// Factor on `Σ_rows hiddenError` in the gradient.
+    public var hiddenScale: Float
+
+    public init(teacher: TeacherTargets, klScale: Float, hiddenScale: Float) {
+        self.teacher = teacher
+        self.klScale = klScale
+        self.hiddenScale = hiddenScale
+    }
+
+    /// Added to a row's squared norm in the hidden-state error's denominator.
+    public static let hiddenEpsilon: Float = 1e-6
+}
+
+/// One decoder sequence's losses: summed cross-entropy over its supervised tokens and their
+/// number; with distillation, the summed KL divergence and hidden-state error over its rows.
+public struct DecoderLoss: Sendable {
+    public var lossSum: Double
+    public var count: Int
+    public var klSum = 0.0
+    public var hiddenSum = 0.0
+    /// Rows that the distillation terms cover (0 without distillation).
+    public var distilledRows = 0
+}
+
 extension Compressor {
     /// Loss of the frozen decoder reading the compressed `context` and then `decoder`, and,
     /// with `backward`, the gradients of `gradScale · loss sum` accumulated into the
@@ -47,6 +77,35 @@ extension Compressor {
     public func loss(
         context ids: [Int32], decoders: [(DecoderSequence, Float)], backward: Bool = true, anchorIndices: [[Int]]? = nil
     ) throws -> [(lossSum: Double, count: Int)] {
+        try loss(context: ids, decoders: decoders, distillation: nil, backward: backward, anchorIndices: anchorIndices)
+            .map { ($0.lossSum, $0.count) }
+    }
+
+    /// `loss(context:decoders:…)` with optional distillation per decoder sequence (aligned with
+    /// `decoders`): at every row of the sequence, the KL divergence from the teacher's
+    /// next-token distribution, and the hidden-state error
+    /// `(1/L) Σ_l ‖h_l − t_l‖² / (‖t_l‖² + ε)` between the decoder's layer outputs and the
+    /// teacher's. The gradient is that of `ceScale · Σ CE + klScale · Σ KL + hiddenScale · Σ error`.
+    public func loss(
+        context ids: [Int32], decoders: [(DecoderSequence, Float)], distillation: [Distillation?]?, backward: Bool = true,
+        anchorIndices: [[Int]]? = nil
+    ) throws -> [DecoderLoss] {
+        if let distillation {
+            guard distillation.count == decoders.count else {
+                throw CompressionError.invalidOption(
+                    option: "distillation", detail: "\(distillation.count) entries for \(decoders.count) decoder sequences")
+            }
+            for (i, dist) in distillation.enumerated() {
+                guard let dist else { continue }
+                let R = decoders[i].0.ids.count + 1
+                guard dist.teacher.rows == R, dist.teacher.logits.count == R * model.config.vocabSize,
+                      dist.teacher.layerOutputs.count == model.config.numLayers,
+                      dist.teacher.layerOutputs.allSatisfy({ $0.count == R * model.config.hiddenSize }) else {
+                    throw CompressionError.invalidOption(
+                        option: "distillation", detail: "teacher targets of \(dist.teacher.rows) rows for a sequence of \(R) rows")
+                }
+            }
+        }
         guard settings.method.isTrainable else {
             throw CompressionError.invalidOption(option: "--method tokens", detail: "has nothing to train")
         }
@@ -78,12 +137,13 @@ extension Compressor {
         }
         let C = plans.reduce(0) { $0 + $1.carriers.count }
         let memRows = usesKV ? 0 : C
-        var results: [(lossSum: Double, count: Int)] = []
+        var results: [DecoderLoss] = []
         // Gradients at the memory, summed over the decoder sequences.
         var gKeys = [[Float]](repeating: [Float](repeating: 0, count: usesKV ? C * kv : 0), count: L), gValues = gKeys
         var gMem = [Float](repeating: 0, count: memRows * d)
         var anyGradient = false
-        for (seq, gradScale) in decoders {
+        for (di, (seq, gradScale)) in decoders.enumerated() {
+            let dist = distillation?[di] ?? nil
             let soft = seq.soft == .lm ? lmToken! : aeToken!
             var x = memEmbeddings
             x.append(contentsOf: soft.value.data)
@@ -99,16 +159,26 @@ extension Compressor {
             try decoderPass.forward(
                 embeddings: x, positions: positions, mask: .causal(prefix: usesKV ? C : 0), prefix: prefix, lora: nil)
             var rows: [Int] = [], targets: [Int32] = []
-            for (i, t) in seq.targets.enumerated() where t != CrossEntropy.defaultIgnoreIndex {
+            for (i, t) in seq.targets.enumerated() where dist != nil || t != CrossEntropy.defaultIgnoreIndex {
                 rows.append(memRows + i)
                 targets.append(t)
             }
-            let ce = try decoderPass.crossEntropy(rows: rows, targets: targets, gradScale: gradScale)
-            results.append((ce.lossSum, ce.count))
-            guard backward, ce.count > 0 else { continue }
+            let out = try decoderPass.outputLoss(
+                rows: rows, targets: targets, ceScale: gradScale, teacherLogits: dist?.teacher.logits, klScale: dist?.klScale ?? 0)
+            var result = DecoderLoss(lossSum: out.ceSum, count: out.ceCount, klSum: out.klSum)
+            var dLayers: [[Float]]? = nil
+            if let dist {
+                result.distilledRows = rows.count
+                let h = try decoderPass.hiddenError(rows: rows, teacher: dist.teacher.layerOutputs, scale: dist.hiddenScale,
+                                                    gradient: backward)
+                result.hiddenSum = h.sum
+                dLayers = h.gradient
+            }
+            results.append(result)
+            guard backward, out.ceCount > 0 || dist != nil else { continue }
             anyGradient = true
             // Back through the decoder into the soft token and the memory.
-            let g = try decoderPass.backward(dHidden: ce.dHidden)
+            let g = try decoderPass.backward(dHidden: out.dHidden, dLayerOutputs: dLayers)
             soft.withMutableGrad { sg in
                 for e in 0..<d { sg[e] += g.embeddings[memRows * d + e] }
             }

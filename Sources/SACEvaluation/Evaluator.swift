@@ -31,6 +31,9 @@ public struct Evaluator {
     public let stopTokens: Set<Int32>
     /// Contexts compressed by the last `evaluate` (one per distinct context used).
     public private(set) var compressions = 0
+    /// The no-context reference: the frozen model reads BOS and the question only
+    /// (`Compressor.questionOnlyMemory`); the compressor is not used.
+    public var questionOnly = false
 
     public init(compressor: Compressor, prompt: QAPrompt, maxNewTokens: Int = 32) {
         self.compressor = compressor
@@ -58,7 +61,9 @@ public struct Evaluator {
         outer: for group in data.contexts {
             if done >= total { break }
             let t0 = Date()
-            let memory = try compressor.compress(prompt.context(group.context))
+            let ids = prompt.context(group.context)
+            let memory = questionOnly
+                ? try compressor.questionOnlyMemory(bos: prompt.bos, contextTokens: ids.count) : try compressor.compress(ids)
             compressSeconds += Date().timeIntervalSince(t0)
             compressions += 1
             ratioSum += memory.achievedRatio

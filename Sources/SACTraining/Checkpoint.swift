@@ -15,6 +15,12 @@ public struct TrainerState: Codable, Sendable, Equatable {
     public var optimizerSteps: [String: Int]
     /// The last logged training loss.
     public var loss: Double?
+    /// Seconds spent in training updates so far (validation and checkpoints excluded), over
+    /// every sitting of the run.
+    public var trainSeconds: Double?
+    /// The best validation SQuAD F1 so far and its update (the adapter in `out/best`).
+    public var bestF1: Double?
+    public var bestStep: Int?
 }
 
 /// Checkpoints of a training run in `out/checkpoints/step-NNNNNN/` (adapter files,
@@ -61,6 +67,43 @@ public enum Checkpoint {
         // Prune older checkpoints.
         let all = (try fm.contentsOfDirectory(atPath: root)).filter { $0.hasPrefix("step-") }.sorted()
         for old in all.dropLast(keep) where old != name { try? fm.removeItem(atPath: root + "/" + old) }
+    }
+
+    /// Writes the newest checkpoint of the run in `out` compactly into `dest` (a new run
+    /// directory): the adapter with F16 weights, the optimiser's moments in BF16, the same
+    /// trainer state; with the run's `train_log.jsonl` and `best/` when present. `sac train
+    /// --resume --out dest` continues from it: from the F16-rounded weights and BF16 moments,
+    /// so not bit for bit the uninterrupted run (what a commit can carry to a new machine).
+    public static func exportCompact(out: String, to dest: String, model: LlamaModel) throws {
+        let fm = FileManager.default
+        guard let path = latest(out: out) else {
+            throw CompressionError.invalidFile(file: out + "/checkpoints/latest", detail: "no checkpoint to export")
+        }
+        let state = try readState(path)
+        let manifest = try Compressor.readManifest(path)
+        let name = URL(fileURLWithPath: path).lastPathComponent
+        let tmp = dest + ".tmp-\(getpid())"
+        try? fm.removeItem(atPath: tmp)
+        let ck = tmp + "/checkpoints/" + name
+        try fm.createDirectory(atPath: ck, withIntermediateDirectories: true)
+        let comp = try Compressor.load(adapter: path, model: model)
+        try comp.saveAdapter(to: ck, modelName: manifest.modelName, dtype: .F16)
+        let opt = try SafetensorsFile(path: path + "/optimizer.safetensors")
+        var moments: [String: Tensor] = [:]
+        for key in opt.tensors.keys { moments[key] = try opt.tensor(key) }
+        try SafetensorsWriter.write(moments, metadata: ["format": "sac-optimizer"], dtype: .BF16, to: ck + "/optimizer.safetensors")
+        try AtomicFile.write(JSONEncoder.pretty.encode(state), to: ck + "/trainer_state.json")
+        try AtomicFile.write(Data(name.utf8), to: tmp + "/checkpoints/latest")
+        if fm.fileExists(atPath: out + "/train_log.jsonl") {
+            try fm.copyItem(atPath: out + "/train_log.jsonl", toPath: tmp + "/train_log.jsonl")
+        }
+        if fm.fileExists(atPath: out + "/best/adapter_model.safetensors") {
+            let best = try Compressor.load(adapter: out + "/best", model: model)
+            try best.saveAdapter(to: tmp + "/best", modelName: manifest.modelName, dtype: .F16)
+            if let info = fm.contents(atPath: out + "/best/best.json") { try AtomicFile.write(info, to: tmp + "/best/best.json") }
+        }
+        if fm.fileExists(atPath: dest) { try fm.removeItem(atPath: dest) }
+        try fm.moveItem(atPath: tmp, toPath: dest)
     }
 
     /// The newest complete checkpoint's directory, or nil when there is none.

@@ -1,5 +1,7 @@
 import Foundation
 import SACCompression
+import SACData
+import SACEvaluation
 import SACModel
 import SACTensor
 
@@ -15,15 +17,39 @@ public struct TrainingProgress: Sendable, Codable {
     public var tokensPerSecond: Double
     public var elapsedSeconds: Double
     public var etaSeconds: Double
-    /// Validation loss, on updates that ran it.
+    /// With a teacher: the update's plain cross-entropy (token mean), KL divergence and
+    /// hidden-state error (row means), unweighted.
+    public var ce: Double?
+    public var kl: Double?
+    public var hiddenError: Double?
+    /// Validation loss (plain cross-entropy, whatever the objective's terms), on updates that ran it.
     public var validLoss: Double?
+    /// Greedy SQuAD F1 / EM and the paper's ROUGE-1 F / EM (percent) on the held-out
+    /// questions, on updates that ran them; their number.
+    public var validF1: Double?
+    public var validEM: Double?
+    public var validRouge1F: Double?
+    public var validPaperEM: Double?
+    public var validQuestions: Int?
+    /// Seconds this validation took (not counted in `trainSeconds`).
+    public var validSeconds: Double?
+    /// Seconds of training updates over the whole run, every sitting (no validation or checkpoints).
+    public var trainSeconds: Double = 0
 
     /// "step 12/2000 | loss 3.2140 | lr 4.00e-06 | |g| 1.23 | 812 tok/s | 1m03s | ETA 1h44m".
     public var line: String {
-        var s = "step \(step)/\(steps) | loss \(String(format: "%.4f", loss)) | lr \(String(format: "%.2e", lr))"
+        var s = "step \(step)/\(steps) | loss \(String(format: "%.4f", loss))"
+        if let ce, let kl, let h = hiddenError {
+            s += " (ce \(String(format: "%.3f", ce)) kl \(String(format: "%.3f", kl)) hid \(String(format: "%.3f", h)))"
+        }
+        s += " | lr \(String(format: "%.2e", lr))"
         s += " | |g| \(String(format: "%.2f", gradNorm)) | \(Int(tokensPerSecond)) tok/s"
         s += " | \(Self.duration(elapsedSeconds)) | ETA \(Self.duration(etaSeconds))"
         if let v = validLoss { s += " | valid \(String(format: "%.4f", v))" }
+        if let f = validF1, let e = validEM {
+            s += " | F1 \(String(format: "%.2f", f)) EM \(String(format: "%.2f", e)) on \(validQuestions ?? 0)"
+        }
+        if let v = validSeconds { s += " (\(Self.duration(v)))" }
         return s
     }
 
@@ -45,12 +71,33 @@ public final class Trainer {
     public let out: String
     public let modelName: String
     public let optimizer: AdamW
+    /// The distillation target (nil: plain cross-entropy).
+    public let teacher: Teacher?
     let dataFingerprint: String
     /// Updates done.
     public private(set) var step = 0
+    /// Seconds of training updates over the run (restored on resume).
+    public private(set) var trainSeconds = 0.0
+    /// Asked after every update; true stops the run there with a checkpoint (a signal handler's flag).
+    public var shouldStop: @Sendable () -> Bool = { false }
+    /// The best validation F1 so far and its update.
+    public private(set) var bestF1: Double?
+    public private(set) var bestStep: Int?
 
-    public init(compressor: Compressor, data: TrainingData, dataFingerprint: String, config: TrainerConfig, out: String, modelName: String) throws {
+    public init(
+        compressor: Compressor, data: TrainingData, dataFingerprint: String, config: TrainerConfig, out: String, modelName: String,
+        teacher: Teacher? = nil
+    ) throws {
+        var config = config
+        if let teacher {
+            guard Identity.model(teacher.model) == compressor.modelIdentity else {
+                throw CompressionError.identityMismatch(
+                    file: "teacher", field: "model", expected: compressor.modelIdentity, found: Identity.model(teacher.model))
+            }
+            config.teacher = teacher.identity
+        }
         try config.validate()
+        self.teacher = teacher
         guard compressor.settings.method.isTrainable else {
             throw CompressionError.invalidOption(option: "--method tokens", detail: "is training-free: nothing to train")
         }
@@ -84,13 +131,23 @@ public final class Trainer {
         }
         try Checkpoint.restore(path, compressor: compressor, optimizer: optimizer, state: state)
         step = state.step
+        trainSeconds = state.trainSeconds ?? 0
+        bestF1 = state.bestF1
+        bestStep = state.bestStep
     }
 
-    /// Weighted sum of per-kind token-mean losses of `examples`, with gradients when `backward`.
-    func batchLoss(_ examples: [TrainingExample], backward: Bool) throws -> Double {
+    /// The weighted sum of `examples`' losses (per-kind token-mean cross-entropy, and with a
+    /// teacher and `distill` the row-mean KL divergence and hidden-state error), with gradients
+    /// when `backward`; and the unweighted terms.
+    func batchLoss(_ examples: [TrainingExample], backward: Bool, distill: Bool = true) throws
+        -> (total: Double, ce: Double, kl: Double, hidden: Double)
+    {
+        let teacher = distill ? self.teacher : nil
         var counts: [LossKind: Int] = [:]
+        var rows = 0
         for e in examples {
             for k in [LossKind.lm, .ae, .qa] { counts[k, default: 0] += e.supervisedTokens(k) }
+            for d in e.decoders { rows += d.0.ids.count + 1 }
         }
         func weight(_ k: LossKind) -> Float {
             switch (config.objective, k) {
@@ -99,25 +156,52 @@ public final class Trainer {
             default: return 1
             }
         }
+        let ceWeight = teacher == nil ? 1 : config.ceWeight
         var sums: [LossKind: Double] = [:]
+        var klSum = 0.0, hiddenSum = 0.0
         for e in examples {
             let decs = e.decoders.map { d -> (DecoderSequence, Float) in
                 let n = counts[d.1] ?? 0
-                return (d.0, n > 0 ? weight(d.1) / Float(n) : 0)
+                return (d.0, n > 0 ? ceWeight * weight(d.1) / Float(n) : 0)
             }
-            let r = try compressor.loss(context: e.context, decoders: decs, backward: backward)
-            for (i, d) in e.decoders.enumerated() { sums[d.1, default: 0] += r[i].lossSum }
+            var dist: [Distillation?]? = nil
+            if let teacher {
+                dist = try e.decoders.map { d in
+                    Distillation(
+                        teacher: try teacher.targets(context: e.context, decoder: d.0),
+                        klScale: config.klWeight / Float(rows), hiddenScale: config.hiddenWeight / Float(rows))
+                }
+            }
+            let r = try compressor.loss(context: e.context, decoders: decs, distillation: dist, backward: backward)
+            for (i, d) in e.decoders.enumerated() {
+                sums[d.1, default: 0] += r[i].lossSum
+                klSum += r[i].klSum
+                hiddenSum += r[i].hiddenSum
+            }
         }
-        var total = 0.0
-        for (k, s) in sums where (counts[k] ?? 0) > 0 { total += Double(weight(k)) * s / Double(counts[k]!) }
-        return total
+        var ce = 0.0
+        for (k, s) in sums where (counts[k] ?? 0) > 0 { ce += Double(weight(k)) * s / Double(counts[k]!) }
+        guard teacher != nil, rows > 0 else { return (ce, ce, 0, 0) }
+        let kl = klSum / Double(rows), hidden = hiddenSum / Double(rows)
+        let total = Double(config.ceWeight) * ce + Double(config.klWeight) * kl + Double(config.hiddenWeight) * hidden
+        return (total, ce, kl, hidden)
     }
 
     /// Mean validation loss over `config.validExamples` held-out examples (no gradients).
     public func validationLoss() throws -> Double? {
         let ex = data.validationExamples(limit: config.validExamples)
         if ex.isEmpty { return nil }
-        return try batchLoss(ex, backward: false)
+        return try batchLoss(ex, backward: false, distill: false).ce
+    }
+
+    /// Greedy answers to `config.validQuestions` held-out questions (`TrainingData.validationQA`),
+    /// scored; nil when there are none or `validQuestions` is 0.
+    public func validationScores() throws -> DatasetScores? {
+        guard config.validQuestions > 0 else { return nil }
+        let qa = data.validationQA(limit: config.validQuestions)
+        if qa.isEmpty { return nil }
+        var ev = Evaluator(compressor: compressor, prompt: data.prompt, maxNewTokens: 32)
+        return try ev.evaluate(QAReadResult(examples: qa, skipped: [], name: "held-out"))
     }
 
     /// Runs updates `step..<config.steps`, calling `progress` after each, checkpointing every
@@ -126,11 +210,11 @@ public final class Trainer {
     /// so that `out` always holds the adapter when `run` returns.
     public func run(progress: (TrainingProgress) -> Void) throws {
         let params = compressor.parameters
-        let start = Date()
+        var sittingSeconds = 0.0
         var tokensDone = 0
         let firstStep = step
         var lastLoss: Double?
-        if step >= config.steps {
+        if step >= config.steps || (config.maxTrainSeconds > 0 && trainSeconds >= config.maxTrainSeconds) {
             try compressor.saveAdapter(to: out, modelName: modelName)
             return
         }
@@ -138,36 +222,73 @@ public final class Trainer {
             let t0 = Date()
             let examples = (0..<config.batchSize).map { data.trainExample(step * config.batchSize + $0) }
             optimizer.zeroGrad()
-            let loss = try batchLoss(examples, backward: true)
+            let terms = try batchLoss(examples, backward: true)
+            let loss = terms.total
             let norm = try clipGradNorm(params, maxNorm: config.clipNorm)
-            optimizer.lr = config.schedule.lr(atStep: step)
+            optimizer.lr = config.lr(atStep: step)
             if norm.isFinite { optimizer.step() }
             optimizer.zeroGrad()
             step += 1
             let tokens = examples.reduce(0) { $0 + $1.tokenCount }
             tokensDone += tokens
-            let elapsed = Date().timeIntervalSince(start)
-            let perStep = elapsed / Double(step - firstStep)
+            let seconds = Date().timeIntervalSince(t0)
+            sittingSeconds += seconds
+            trainSeconds += seconds
+            let perStep = sittingSeconds / Double(step - firstStep)
             var p = TrainingProgress(
                 step: step, steps: config.steps, loss: loss, lr: optimizer.lr, gradNorm: norm,
-                tokensPerSecond: Double(tokens) / max(1e-9, Date().timeIntervalSince(t0)), elapsedSeconds: elapsed,
+                tokensPerSecond: Double(tokens) / max(1e-9, seconds), elapsedSeconds: sittingSeconds,
                 etaSeconds: perStep * Double(config.steps - step), validLoss: nil)
-            if config.validEvery > 0 && (step % config.validEvery == 0 || step == config.steps) {
+            p.trainSeconds = trainSeconds
+            if teacher != nil { p.ce = terms.ce; p.kl = terms.kl; p.hiddenError = terms.hidden }
+            var improved = false
+            let outOfTime = config.maxTrainSeconds > 0 && trainSeconds >= config.maxTrainSeconds
+            let stopping = shouldStop()
+            let last = step == config.steps || outOfTime
+            if config.validEvery > 0 && (step % config.validEvery == 0 || last) {
+                let v0 = Date()
                 p.validLoss = try validationLoss()
+                if let sc = try validationScores() {
+                    p.validF1 = sc.squadF1; p.validEM = sc.squadEM
+                    p.validRouge1F = sc.rouge1F; p.validPaperEM = sc.em
+                    p.validQuestions = sc.count
+                    if bestF1 == nil || sc.squadF1 > bestF1! { bestF1 = sc.squadF1; bestStep = step; improved = true }
+                }
+                p.validSeconds = Date().timeIntervalSince(v0)
             }
             lastLoss = loss
             progress(p)
-            if step % config.checkpointEvery == 0 || step == config.steps {
+            if improved { try saveBest() }
+            if step % config.checkpointEvery == 0 || last || improved || stopping {
                 try checkpoint(loss: lastLoss)
             }
+            if outOfTime || stopping { break }
         }
     }
 
     /// Writes a checkpoint at the current step and the adapter files at the top of `out`.
     public func checkpoint(loss: Double?) throws {
         let state = TrainerState(
-            step: step, config: config, settings: compressor.settings, data: dataFingerprint, optimizerSteps: [:], loss: loss)
+            step: step, config: config, settings: compressor.settings, data: dataFingerprint, optimizerSteps: [:], loss: loss,
+            trainSeconds: trainSeconds, bestF1: bestF1, bestStep: bestStep)
         try Checkpoint.save(out: out, compressor: compressor, optimizer: optimizer, state: state, modelName: modelName)
         try compressor.saveAdapter(to: out, modelName: modelName)
+    }
+
+    /// Writes the current adapter to `out/best` (the checkpoint with the best validation F1)
+    /// with `best.json` {step, f1}: into a temporary directory first, then renamed into place.
+    func saveBest() throws {
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: out, withIntermediateDirectories: true)
+        let tmp = out + "/.best.tmp-\(getpid())"
+        try? fm.removeItem(atPath: tmp)
+        try fm.createDirectory(atPath: tmp, withIntermediateDirectories: true)
+        try compressor.saveAdapter(to: tmp, modelName: modelName)
+        let info: [String: Double] = ["step": Double(step), "f1": bestF1 ?? 0, "trainSeconds": trainSeconds]
+        try AtomicFile.write(JSONEncoder.pretty.encode(info), to: tmp + "/best.json")
+        let final = out + "/best", old = out + "/.best.old-\(getpid())"
+        if fm.fileExists(atPath: final) { try fm.moveItem(atPath: final, toPath: old) }
+        try fm.moveItem(atPath: tmp, toPath: final)
+        try? fm.removeItem(atPath: old)
     }
 }

@@ -16,10 +16,33 @@ public struct TrainerConfig: Codable, Sendable, Equatable {
     public var beta1: Float = 0.9
     public var beta2: Float = 0.95
     public var seed: UInt64 = 0
-    /// Validation loss every N updates (0: never).
+    /// Validation (loss, and greedy F1/EM on held-out questions) every N updates (0: never).
     public var validEvery = 100
-    /// Validation examples.
+    /// Validation examples for the loss.
     public var validExamples = 32
+    /// Held-out questions answered greedily for F1/EM at each validation (0: loss only).
+    public var validQuestions = 200
+    /// Distinct contexts (the last ones of the QA files) held out for validation, never trained on.
+    public var validContexts = 100
+    /// Share of QA examples whose paragraph is placed among `distractors` other paragraphs.
+    public var multiChunkFraction: Double = 0
+    public var distractors = 3
+    /// Updates at the end of `steps` over which the learning rate falls linearly to 0
+    /// (0: constant after warm-up, the paper's schedule). Not compared on resume, so a
+    /// constant-rate run can be resumed with a decay to finish it.
+    public var decaySteps = 0
+    /// Stop after the update at which the run's training time (validation excluded, every
+    /// sitting counted) reaches this many seconds, with a validation and a checkpoint there
+    /// (0: no limit). For comparisons at equal wall time; not compared on resume.
+    public var maxTrainSeconds: Double = 0
+    /// Distillation: "none", "frozen" (the base model reading the whole context) or the
+    /// teacher adapter's identity. Set from the `Teacher` given to the `Trainer`.
+    public var teacher = "none"
+    /// Weights of the token-mean cross-entropy, the row-mean KL divergence from the teacher and
+    /// the row-mean hidden-state error (the last two only with a teacher).
+    public var ceWeight: Float = 1
+    public var klWeight: Float = 1
+    public var hiddenWeight: Float = 1
     /// Checkpoint every N updates (and at the end).
     public var checkpointEvery = 100
     /// Weights of the AE and LM losses for `ae+lm`.
@@ -33,7 +56,49 @@ public struct TrainerConfig: Codable, Sendable, Equatable {
         self.lr = lr ?? (objective == .qa ? 5e-5 : 1e-4)
     }
 
-    public var schedule: LRSchedule { .constantWithWarmup(lr: lr, warmupSteps: warmupSteps) }
+    /// Linear warm-up, constant, then (with `decaySteps`) a linear decay to 0 at `steps`.
+    public func lr(atStep k: Int) -> Float {
+        let base = LRSchedule.constantWithWarmup(lr: lr, warmupSteps: warmupSteps).lr(atStep: k)
+        guard decaySteps > 0 else { return base }
+        let start = steps - decaySteps
+        guard k >= start else { return base }
+        return Float(Double(base) * max(0, Double(steps - k) / Double(decaySteps)))
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case objective, steps, batchSize, lr, warmupSteps, clipNorm, weightDecay, beta1, beta2, seed, validEvery,
+             validExamples, validQuestions, validContexts, multiChunkFraction, distractors, decaySteps, maxTrainSeconds, teacher, ceWeight, klWeight, hiddenWeight, aeWeight, lmWeight
+    }
+
+    /// Decodes a configuration; fields added after a checkpoint was written take the values
+    /// that reproduce what that run did (`validContexts` 0 there means "the old 5 % rule").
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        objective = try c.decode(Objective.self, forKey: .objective)
+        steps = try c.decode(Int.self, forKey: .steps)
+        lr = try c.decode(Float.self, forKey: .lr)
+        batchSize = try c.decode(Int.self, forKey: .batchSize)
+        warmupSteps = try c.decode(Int.self, forKey: .warmupSteps)
+        clipNorm = try c.decode(Float.self, forKey: .clipNorm)
+        weightDecay = try c.decode(Float.self, forKey: .weightDecay)
+        beta1 = try c.decode(Float.self, forKey: .beta1)
+        beta2 = try c.decode(Float.self, forKey: .beta2)
+        seed = try c.decode(UInt64.self, forKey: .seed)
+        validEvery = try c.decode(Int.self, forKey: .validEvery)
+        validExamples = try c.decode(Int.self, forKey: .validExamples)
+        validQuestions = try c.decodeIfPresent(Int.self, forKey: .validQuestions) ?? 0
+        validContexts = try c.decodeIfPresent(Int.self, forKey: .validContexts) ?? 0
+        multiChunkFraction = try c.decodeIfPresent(Double.self, forKey: .multiChunkFraction) ?? 0
+        distractors = try c.decodeIfPresent(Int.self, forKey: .distractors) ?? 3
+        decaySteps = try c.decodeIfPresent(Int.self, forKey: .decaySteps) ?? 0
+        maxTrainSeconds = try c.decodeIfPresent(Double.self, forKey: .maxTrainSeconds) ?? 0
+        teacher = try c.decodeIfPresent(String.self, forKey: .teacher) ?? "none"
+        ceWeight = try c.decodeIfPresent(Float.self, forKey: .ceWeight) ?? 1
+        klWeight = try c.decodeIfPresent(Float.self, forKey: .klWeight) ?? 1
+        hiddenWeight = try c.decodeIfPresent(Float.self, forKey: .hiddenWeight) ?? 1
+        aeWeight = try c.decode(Float.self, forKey: .aeWeight)
+        lmWeight = try c.decode(Float.self, forKey: .lmWeight)
+    }
 
     /// Throws `TensorError.invalidArgument` for values that cannot work.
     public func validate() throws {
@@ -44,6 +109,17 @@ public struct TrainerConfig: Codable, Sendable, Equatable {
         guard warmupSteps >= 0 else { throw fail("--warmup \(warmupSteps), expected ≥ 0") }
         guard clipNorm > 0 else { throw fail("--clip \(clipNorm), expected > 0") }
         guard validEvery >= 0, checkpointEvery >= 1 else { throw fail("--valid-every ≥ 0 and --checkpoint-every ≥ 1") }
+        guard validQuestions >= 0, validContexts >= 1 else { throw fail("--valid-questions ≥ 0 and --valid-contexts ≥ 1") }
+        guard multiChunkFraction >= 0, multiChunkFraction <= 1 else { throw fail("--multi-chunk \(multiChunkFraction), expected in [0, 1]") }
+        guard distractors >= 1 else { throw fail("--distractors \(distractors), expected ≥ 1") }
+        guard ceWeight >= 0, klWeight >= 0, hiddenWeight >= 0, ceWeight.isFinite, klWeight.isFinite, hiddenWeight.isFinite else {
+            throw fail("--ce-weight, --kl-weight and --hidden-weight must be finite and ≥ 0")
+        }
+        guard ceWeight > 0 || (teacher != "none" && klWeight + hiddenWeight > 0) else {
+            throw fail("nothing to train: --ce-weight 0 needs a --teacher with a positive --kl-weight or --hidden-weight")
+        }
+        guard maxTrainSeconds >= 0, maxTrainSeconds.isFinite else { throw fail("--train-minutes must be ≥ 0") }
+        guard decaySteps >= 0, decaySteps <= steps else { throw fail("--decay-steps \(decaySteps), expected in 0...\(steps)") }
         guard aeWeight >= 0, lmWeight >= 0, aeWeight + lmWeight > 0 else { throw fail("AE/LM weights must be ≥ 0, not both 0") }
     }
 
@@ -64,6 +140,15 @@ public struct TrainerConfig: Codable, Sendable, Equatable {
         cmp("seed", seed, saved.seed)
         cmp("AE weight", aeWeight, saved.aeWeight)
         cmp("LM weight", lmWeight, saved.lmWeight)
+        cmp("valid contexts", validContexts, saved.validContexts)
+        cmp("teacher", teacher, saved.teacher)
+        cmp("CE weight", ceWeight, saved.ceWeight)
+        if teacher != "none" {
+            cmp("KL weight", klWeight, saved.klWeight)
+            cmp("hidden weight", hiddenWeight, saved.hiddenWeight)
+        }
+        cmp("multi-chunk", multiChunkFraction, saved.multiChunkFraction)
+        cmp("distractors", distractors, saved.distractors)
         return out
     }
 }

@@ -55,8 +55,13 @@ public struct DataFiles: Sendable {
 /// the training stream depends only on (seed, k), so a resumed run sees exactly the data
 /// an uninterrupted one would.
 ///
-/// - QA: one example per question; the last 5 % of contexts (at most `validLimit`
-///   questions) are held out for validation.
+/// - Held out: the last `validContexts` distinct contexts of the QA files (all of their
+///   questions) are never trained on, in any objective (for LM/AE their text is left out of
+///   the stream too). With no more than `validContexts` contexts in all, the last 5 % are held out.
+///   `validationQA(limit:)` spreads its questions over the held-out contexts.
+/// - QA: one example per question of the other contexts. With `multiChunkFraction` > 0, that
+///   share of the examples (chosen by (seed, k)) read their paragraph placed among
+///   `distractors` other training paragraphs at a random position: contexts longer than a chunk.
 /// - LM/AE: documents are tokenized into one stream; example k is a window of n tokens
 ///   (n uniform in `lmTokens`) at a seeded offset in the first 98 % of the stream; validation
 ///   windows come from the last 2 %. LM: encoder [BOS] + first half, decoder [LM] + second
@@ -64,34 +69,47 @@ public struct DataFiles: Sendable {
 public final class TrainingData: @unchecked Sendable {
     public let objective: Objective
     public let seed: UInt64
-    let prompt: QAPrompt
+    public let prompt: QAPrompt
     let lmTokens: ClosedRange<Int>
+    /// Share of QA examples whose paragraph sits among `distractors` others.
+    public let multiChunkFraction: Double
+    public let distractors: Int
     var qaTrain: [QAExample] = []
-    var qaValid: [QAExample] = []
+    /// Every question of the held-out contexts, in file order.
+    public private(set) var qaHeldOut: [QAExample] = []
+    /// Distinct training contexts (for distractor paragraphs).
+    var trainContexts: [String] = []
     var stream: [Int32] = []
     var trainEnd = 0
 
     public init(
         files: DataFiles, objective: Objective, prompt: QAPrompt, lmTokens: ClosedRange<Int> = 510...1020,
-        seed: UInt64, validLimit: Int = 64
+        seed: UInt64, validContexts: Int = 100, multiChunkFraction: Double = 0, distractors: Int = 3
     ) throws {
         self.objective = objective
         self.seed = seed
         self.prompt = prompt
         self.lmTokens = lmTokens
+        self.multiChunkFraction = multiChunkFraction
+        self.distractors = distractors
+        guard multiChunkFraction >= 0, multiChunkFraction <= 1, distractors >= 1 else {
+            throw TrainingDataError.noData(detail: "multi-chunk fraction \(multiChunkFraction) must be in [0, 1] with ≥ 1 distractor")
+        }
+        var contexts: [String] = []
+        var seen = Set<String>()
+        for e in files.qa where seen.insert(e.context).inserted { contexts.append(e.context) }
+        let heldCount = contexts.count > validContexts ? validContexts : max(1, contexts.count / 20)
+        let held = Set(contexts.isEmpty ? [] : contexts.suffix(heldCount))
+        trainContexts = contexts.filter { !held.contains($0) }
+        for e in files.qa where held.contains(e.context) { qaHeldOut.append(e) }
         if objective == .qa {
             guard !files.qa.isEmpty else { throw TrainingDataError.noData(detail: "--objective qa needs MRQA or SQuAD files") }
-            var contexts: [String] = []
-            var seen = Set<String>()
-            for e in files.qa where seen.insert(e.context).inserted { contexts.append(e.context) }
-            let held = Set(contexts.suffix(max(1, contexts.count / 20)))
-            for e in files.qa { if held.contains(e.context) { qaValid.append(e) } else { qaTrain.append(e) } }
-            if qaTrain.isEmpty { qaTrain = qaValid }
-            qaValid = Array(qaValid.prefix(validLimit))
+            for e in files.qa where !held.contains(e.context) { qaTrain.append(e) }
+            if qaTrain.isEmpty { qaTrain = qaHeldOut }
+            if trainContexts.isEmpty { trainContexts = contexts }
         } else {
             var docs = files.texts
-            var seen = Set<String>()
-            for e in files.qa where seen.insert(e.context).inserted { docs.append(e.context) }
+            docs.append(contentsOf: trainContexts)
             guard !docs.isEmpty else { throw TrainingDataError.noData(detail: "--objective \(objective.rawValue) needs text") }
             for d in docs {
                 stream.append(contentsOf: prompt.tokenizer.encode(d, addSpecialTokens: false))
@@ -105,6 +123,26 @@ public final class TrainingData: @unchecked Sendable {
         }
     }
 
+    /// Up to `limit` held-out questions, spread over the held-out contexts (round-robin: the
+    /// first question of every context, then the second, …), grouped by context in file order.
+    public func validationQA(limit: Int) -> [QAExample] {
+        var groups: [[QAExample]] = []
+        for e in qaHeldOut {
+            if let last = groups.last?.last, last.context == e.context { groups[groups.count - 1].append(e) } else { groups.append([e]) }
+        }
+        var taken = [Int](repeating: 0, count: groups.count)
+        var n = 0, round = 0
+        while n < limit {
+            var any = false
+            for g in groups.indices where n < limit && round < groups[g].count {
+                taken[g] += 1; n += 1; any = true
+            }
+            if !any { break }
+            round += 1
+        }
+        return groups.indices.flatMap { groups[$0].prefix(taken[$0]) }
+    }
+
     /// Number of distinct training examples (QA questions, or text windows' start offsets).
     public var trainCount: Int { objective == .qa ? qaTrain.count : trainEnd }
 
@@ -115,16 +153,39 @@ public final class TrainingData: @unchecked Sendable {
             let n = qaTrain.count
             let epoch = k / n
             let order = permutation(n, seed: seed &+ UInt64(epoch) &* 7919)
-            return qaExample(qaTrain[order[k % n]])
+            let e = qaTrain[order[k % n]]
+            // A separate stream of draws, so that the examples without distractors are those
+            // of a run without them.
+            var mix = SplitMix64(seed: seed &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(k) &+ 0x51)
+            let u = Double(mix.next() >> 11) / Double(1 << 53)
+            if multiChunkFraction > 0 && u < multiChunkFraction && trainContexts.count > 1 {
+                return qaExample(e, context: multiChunkContext(e.context, rng: &mix))
+            }
+            return qaExample(e)
         }
         let len = lmTokens.lowerBound + Int(rng.next() % UInt64(lmTokens.count))
         let start = Int(rng.next() % UInt64(max(1, trainEnd - len)))
         return windowExample(Array(stream[start..<(start + len)]))
     }
 
-    /// The fixed validation examples.
+    /// `paragraph` placed among `distractors` other training paragraphs (drawn without
+    /// repeats, never `paragraph` itself) at a random position, joined by blank lines.
+    public func multiChunkContext(_ paragraph: String, rng: inout SplitMix64) -> String {
+        var others: [String] = []
+        var tries = 0
+        while others.count < distractors && tries < distractors * 20 {
+            tries += 1
+            let c = trainContexts[Int(rng.next() % UInt64(trainContexts.count))]
+            if c != paragraph && !others.contains(c) { others.append(c) }
+        }
+        let at = Int(rng.next() % UInt64(others.count + 1))
+        others.insert(paragraph, at: at)
+        return others.joined(separator: "\n\n")
+    }
+
+    /// The fixed validation examples (for the loss): QA, the first of `validationQA`.
     public func validationExamples(limit: Int = 32) -> [TrainingExample] {
-        if objective == .qa { return qaValid.prefix(limit).map(qaExample) }
+        if objective == .qa { return validationQA(limit: limit).map { qaExample($0) } }
         var out: [TrainingExample] = []
         var start = trainEnd
         let len = (lmTokens.lowerBound + lmTokens.upperBound) / 2
@@ -135,9 +196,9 @@ public final class TrainingData: @unchecked Sendable {
         return out
     }
 
-    func qaExample(_ e: QAExample) -> TrainingExample {
+    func qaExample(_ e: QAExample, context: String? = nil) -> TrainingExample {
         let seq = prompt.qaSequence(question: prompt.question(e.question), answer: prompt.answer(e.answers.first ?? ""))
-        return TrainingExample(context: prompt.context(e.context), decoders: [(seq, .qa)])
+        return TrainingExample(context: prompt.context(context ?? e.context), decoders: [(seq, .qa)])
     }
 
     func windowExample(_ ids: [Int32]) -> TrainingExample {

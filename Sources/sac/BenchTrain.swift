@@ -32,6 +32,8 @@ struct BenchTrain: ParsableCommand {
     var carrierRows = true
     @Flag(inversion: .prefixedNo, help: "Keep the encoder's attention probabilities for the backward instead of recomputing them, as `sac train` does.")
     var storedProbabilities = true
+    @Option(help: "Also time the same step with distillation from this teacher ('frozen', or a trained adapter directory): the teacher's pass, cross-entropy + KL + hidden-state error, printed beside the plain step.")
+    var teacher: String?
 
     func validate() throws {
         if steps < 1 || warmup < 0 || answerRuns < 1 {
@@ -76,6 +78,25 @@ struct BenchTrain: ParsableCommand {
             if i >= warmup { stepSeconds.append(dt); losses.append(r.lossSum / Double(r.count)) }
         }
         if gemmProfile { products = GEMMProfile.stop() }
+        // The same step with distillation: the teacher's pass, then the three terms.
+        var distilled: [Double] = [], teacherSeconds: [Double] = []
+        if let teacher {
+            let t: Teacher = teacher == "frozen"
+                ? Teacher(model: model) : try Teacher(compressor: Compressor.load(adapter: teacher, model: model))
+            let rows = Float(seq.ids.count + 1)
+            for i in 0..<(warmup + steps) {
+                let t0 = now()
+                let targets = try t.targets(context: context, decoder: seq)
+                let t1 = seconds(since: t0)
+                _ = try compressor.loss(
+                    context: context, decoders: [(seq, scale)],
+                    distillation: [Distillation(teacher: targets, klScale: 1 / rows, hiddenScale: 1 / rows)], backward: true)
+                try clipGradNorm(compressor.parameters, maxNorm: 2.0)
+                optimizer.step()
+                optimizer.zeroGrad()
+                if i >= warmup { distilled.append(seconds(since: t0)); teacherSeconds.append(t1) }
+            }
+        }
         // Encoder forward alone.
         var compressSeconds: [Double] = []
         var memory = try compressor.compress(context)
@@ -105,10 +126,24 @@ struct BenchTrain: ParsableCommand {
             answerFromMemory: median(fromMemory), answerFromContext: median(fromContext),
             peakRSSMB: Double(peakResidentBytes()) / 1_048_576, breakdown: parts, products: products)
         if json {
-            let data = try JSONSerialization.data(withJSONObject: report.json, options: [.sortedKeys])
+            var obj = report.json
+            if teacher != nil {
+                obj["distilled_step_ms"] = 1000 * median(distilled)
+                obj["teacher_ms"] = 1000 * median(teacherSeconds)
+            }
+            let data = try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys])
             print(String(decoding: data, as: UTF8.self))
         } else {
             report.printTable()
+            if let teacher {
+                let plain = 1000 * median(stepSeconds), kd = 1000 * median(distilled)
+                print("")
+                print("| step (median of \(steps)) | ms | × plain |")
+                print("|---|---:|---:|")
+                print(String(format: "| cross-entropy (plain) | %.0f | 1.00 |", plain))
+                print(String(format: "| distillation from %@ (CE + KL + hidden) | %.0f | %.2f |", teacher, kd, kd / plain))
+                print(String(format: "| … of which the teacher's pass | %.0f | %.2f |", 1000 * median(teacherSeconds), 1000 * median(teacherSeconds) / plain))
+            }
         }
     }
 

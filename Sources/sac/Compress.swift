@@ -46,10 +46,13 @@ func makeCompressor(method: CompressionMethod?, ratio: Int?, adapter: AdapterOpt
             method: .tokens, ratio: ratio, chunkSize: nil, anchors: nil, anchorEmbedding: nil, attention: nil, lora: nil,
             memoryPerChunkLength: nil, maxContextTokens: nil, seed: nil))
     }
-    if ratio != nil { throw ValidationError("--ratio applies to --method tokens only; an adapter fixes its own ratio") }
     let c = try adapter.load(model: model)
     if let method, method != c.settings.method {
         throw ValidationError("the adapter was trained for --method \(c.settings.method.rawValue), not \(method.rawValue)")
+    }
+    // An adapter fixes its own ratio: a matching --ratio is accepted, another refused.
+    if let ratio, ratio != c.settings.ratio {
+        throw ValidationError("--ratio \(ratio) differs from the adapter's ratio \(c.settings.ratio) (\(adapter.adapter ?? "the shipped adapter")); drop --ratio or give \(c.settings.ratio)")
     }
     return c
 }

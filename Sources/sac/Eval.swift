@@ -24,11 +24,19 @@ struct Eval: ParsableCommand {
     @Option(help: "Write the report as JSON to this file.") var json: String?
     @Option(help: "Write one JSON line per question (id, question, prediction, answers).") var predictions: String?
     @Option(help: "Most tokens per answer.") var maxNewTokens = 32
+    @Option(help: "Multi-chunk sets: place every question's paragraph among N other paragraphs of the same file (position varied, seeded); the set is named NAME+N.")
+    var distractors: Int?
+    @Flag(help: "No context: the frozen model reads the question alone (after BOS), the reference a compressor must beat. Takes no adapter.")
+    var noContext = false
 
     func validate() throws {
         if data.isEmpty { throw ValidationError("--data needs at least one file") }
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
         if maxNewTokens < 1 { throw ValidationError("--max-new-tokens must be at least 1") }
+        if let distractors, distractors < 1 { throw ValidationError("--distractors must be at least 1") }
+        if noContext && (method != nil || ratio != nil || adapterOptions.adapter != nil) {
+            throw ValidationError("--no-context reads no memory: drop --method, --ratio and --adapter")
+        }
     }
 
     func run() throws {
@@ -39,18 +47,21 @@ struct Eval: ParsableCommand {
             for s in r.skipped.prefix(10) { stderr("\(path): skipped \(s)") }
             if !r.skipped.isEmpty { stderr("\(path): skipped \(r.skipped.count) entr\(r.skipped.count == 1 ? "y" : "ies")") }
             guard !r.examples.isEmpty else { throw ValidationError("\(path) holds no usable question") }
-            sets.append(r)
+            sets.append(distractors.map { r.withDistractors($0) } ?? r)
         }
         let loaded = try modelOptions.load()
-        let compressor = try makeCompressor(method: method, ratio: ratio, adapter: adapterOptions, model: loaded.model)
+        let compressor = noContext
+            ? try makeCompressor(method: .tokens, ratio: 2, adapter: adapterOptions, model: loaded.model)
+            : try makeCompressor(method: method, ratio: ratio, adapter: adapterOptions, model: loaded.model)
         let prompt = try QAPrompt(tokenizer: loaded.tokenizer, config: loaded.model.config)
         var evaluator = Evaluator(compressor: compressor, prompt: prompt, maxNewTokens: maxNewTokens)
+        evaluator.questionOnly = noContext
         var predictionLines = Data()
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         var rows: [DatasetScores] = []
         let s = compressor.settings
-        stderr("evaluating \(s.method.rawValue)\(s.method == .full ? "" : " \(s.ratio)x") on \(sets.map(\.name).joined(separator: ", "))")
+        stderr("evaluating \(noContext ? "no context (question only)" : s.method.rawValue + (s.method == .full ? "" : " \(s.ratio)x")) on \(sets.map(\.name).joined(separator: ", "))")
         for set in sets {
             let start = Date()
             let row = try evaluator.evaluate(set, limit: limit, predictions: { p in

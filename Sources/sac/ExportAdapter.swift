@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import SACCompression
 import SACModel
+import SACTraining
 
 struct ExportAdapter: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -13,6 +14,8 @@ struct ExportAdapter: ParsableCommand {
     @Option(help: "The adapter directory to read (written by `sac train`).") var adapter: String
     @Option(help: "Storage type of the weights: f16, bf16 or f32.") var dtype: String = "f16"
     @Option(help: "Directory to write (may not be --adapter).") var out: String
+    @Flag(help: "--adapter is a training run (`sac train --out`): write its newest checkpoint compactly (weights F16, optimiser moments BF16, with the log and best/) as a run directory that `sac train --resume --out` continues from.")
+    var checkpoint = false
 
     func run() throws {
         let types: [String: SafetensorsDType] = ["f16": .F16, "bf16": .BF16, "f32": .F32]
@@ -23,6 +26,11 @@ struct ExportAdapter: ParsableCommand {
         let to = URL(fileURLWithPath: out).standardizedFileURL.path
         guard from != to else { throw ValidationError("--out must differ from --adapter") }
         let loaded = try modelOptions.load()
+        if checkpoint {
+            try Checkpoint.exportCompact(out: adapter, to: out, model: loaded.model)
+            stderr("\(out): compact checkpoint \(Checkpoint.latest(out: out) ?? "?")")
+            return
+        }
         let c = try Compressor.load(adapter: adapter, model: loaded.model)
         let before = c.adapterIdentity
         try c.saveAdapter(to: out, modelName: loaded.name, dtype: t)

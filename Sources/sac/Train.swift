@@ -29,12 +29,30 @@ struct Train: ParsableCommand {
     @Option(help: "Linear warm-up updates.") var warmup = 300
     @Option(help: "Gradient-norm clipping.") var clip: Float = 2.0
     @Option(help: "AdamW weight decay.") var weightDecay: Float = 0.1
-    @Option(help: "Validation loss every N updates (0: never).") var validEvery = 50
-    @Option(help: "Validation examples.") var validExamples = 16
+    @Option(help: "Validation every N updates (0: never): the loss, and greedy F1/EM on held-out questions.") var validEvery = 50
+    @Option(help: "Validation examples for the loss.") var validExamples = 16
+    @Option(help: "Held-out questions answered greedily for F1/EM at each validation (0: loss only). The best adapter by F1 goes to --out/best.")
+    var validQuestions = 200
+    @Option(help: "Distinct contexts, the last ones of the QA files, held out for validation and never trained on.")
+    var validContexts = 100
+    @Option(help: "Share of QA examples whose paragraph is placed among --distractors other training paragraphs (contexts longer than a chunk).")
+    var multiChunk: Double = 0
+    @Option(help: "Other paragraphs around the question's paragraph in a multi-chunk example.") var distractors = 3
+    @Option(help: "Final updates over which the learning rate falls linearly to 0 (0: constant after warm-up). May change on --resume.")
+    var decaySteps = 0
+    @Option(help: "Stop once the run's training time (validation excluded, all sittings) reaches this many minutes (0: no limit).")
+    var trainMinutes: Double = 0
     @Option(help: "Checkpoint every N updates.") var checkpointEvery = 50
     @Option(help: "LM/AE window length range in tokens, e.g. 510-1020.") var lmTokens = "510-1020"
     @Option(help: "AE weight for ae+lm.") var aeWeight: Float = 0.5
     @Option(help: "LM weight for ae+lm.") var lmWeight: Float = 0.5
+    @Option(help: "Distil from a teacher: 'frozen' (the base model reading the whole context; for lm, segment A then B) or a trained adapter directory (e.g. a full adapter).")
+    var teacher: String?
+    @Option(help: "With --teacher: weight of the answer cross-entropy.") var ceWeight: Float = 1
+    @Option(help: "With --teacher: weight of the KL divergence from the teacher's next-token distributions (every decoder row).")
+    var klWeight: Float = 1
+    @Option(help: "With --teacher: weight of the per-layer hidden-state error against the teacher (every decoder row).")
+    var hiddenWeight: Float = 1
     @Option(name: .customLong("init"), help: "Start from this trained adapter (e.g. LM pre-training before QA fine-tuning).")
     var initFrom: String?
     @Option(help: "Read at most N lines of each QA file.") var limit: Int?
@@ -73,7 +91,7 @@ struct Train: ParsableCommand {
         stderr("preparing \(objective.rawValue) data from \(data.count) file(s)…")
         let trainingData = try TrainingData(
             files: files, objective: objective, prompt: prompt, lmTokens: parts[0]...parts[1], seed: trainSeed,
-            validLimit: validExamples)
+            validContexts: validContexts, multiChunkFraction: multiChunk, distractors: distractors)
         var cfg = TrainerConfig(objective: objective, steps: steps, lr: lr)
         cfg.batchSize = batch
         cfg.warmupSteps = warmup
@@ -82,12 +100,34 @@ struct Train: ParsableCommand {
         cfg.seed = trainSeed
         cfg.validEvery = validEvery
         cfg.validExamples = validExamples
+        cfg.validQuestions = validQuestions
+        cfg.validContexts = validContexts
+        cfg.multiChunkFraction = multiChunk
+        cfg.distractors = distractors
+        cfg.decaySteps = decaySteps
+        cfg.maxTrainSeconds = trainMinutes * 60
         cfg.checkpointEvery = checkpointEvery
         cfg.aeWeight = aeWeight
         cfg.lmWeight = lmWeight
+        cfg.ceWeight = ceWeight
+        cfg.klWeight = klWeight
+        cfg.hiddenWeight = hiddenWeight
+        var teacherModel: Teacher?
+        if let teacher {
+            if teacher == "frozen" {
+                teacherModel = Teacher(model: loaded.model)
+            } else {
+                teacherModel = try Teacher(compressor: Compressor.load(adapter: teacher, model: loaded.model))
+            }
+            stderr("teacher: \(teacher) (\(teacherModel!.identity)); weights CE \(ceWeight), KL \(klWeight), hidden \(hiddenWeight)")
+        } else if ceWeight != 1 || klWeight != 1 || hiddenWeight != 1 {
+            throw ValidationError("--ce-weight, --kl-weight and --hidden-weight need --teacher")
+        }
         let trainer = try Trainer(
             compressor: compressor, data: trainingData, dataFingerprint: files.fingerprint, config: cfg, out: out,
-            modelName: loaded.name)
+            modelName: loaded.name, teacher: teacherModel)
+        let stop = StopFlag.installed()
+        trainer.shouldStop = { stop.isSet }
         if resume {
             try trainer.resume()
             stderr("resumed from step \(trainer.step)")
@@ -97,7 +137,8 @@ struct Train: ParsableCommand {
         let s = compressor.settings
         let trainable = compressor.parameters.reduce(0) { $0 + $1.count }
         stderr("training \(s.method.rawValue) \(s.method == .full ? "" : "\(s.ratio)x ")with \(objective.rawValue): "
-            + "\(trainable) trainable parameters, \(trainingData.trainCount) training examples, batch \(batch), \(steps) updates")
+            + "\(trainable) trainable parameters, \(trainingData.trainCount) training examples, batch \(batch), \(steps) updates; "
+            + "\(trainingData.qaHeldOut.count) held-out questions, \(min(validQuestions, trainingData.qaHeldOut.count)) answered at each validation")
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         let log = FileHandle.forAppending(path: out + "/train_log.jsonl")
         let enc = JSONEncoder()
@@ -107,6 +148,7 @@ struct Train: ParsableCommand {
             if let line = try? enc.encode(p) { log?.write(line + Data("\n".utf8)) }
         }
         try? log?.close()
+        if stop.isSet { stderr("stopped by a signal at update \(trainer.step) (checkpoint written; --resume continues)") }
         stderr("adapter written to \(out)")
     }
 }
@@ -148,5 +190,34 @@ extension MethodOptions {
         check(memoryPerChunkLength, "--memory-per-chunk-length", g.memoryPerChunkLength, s.memoryPerChunkLength)
         check(maxContextTokens != nil, "--max-context-tokens", g.maxContextTokens, s.maxContextTokens)
         return out
+    }
+}
+
+/// Set by SIGINT or SIGTERM: the trainer finishes its update, checkpoints and stops (a second
+/// signal ends the process at once).
+final class StopFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var set = false
+    private var sources: [DispatchSourceSignal] = []
+
+    var isSet: Bool { lock.lock(); defer { lock.unlock() }; return set }
+
+    static func installed() -> StopFlag {
+        let flag = StopFlag()
+        for sig in [SIGINT, SIGTERM] {
+            signal(sig, SIG_IGN)
+            let src = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            src.setEventHandler {
+                flag.lock.lock()
+                let again = flag.set
+                flag.set = true
+                flag.lock.unlock()
+                if again { exit(130) }
+                FileHandle.standardError.write(Data("signal \(sig): stopping after this update (again to quit now)\n".utf8))
+            }
+            src.resume()
+            flag.sources.append(src)
+        }
+        return flag
     }
 }

@@ -26,6 +26,11 @@ enum TokenizerFixtures {
     struct Golden: Decodable { let prompts: [Prompt] }
 
     static let cases: Cases = try! JSONDecoder().decode(Cases.self, from: Data(contentsOf: url("tokenizer/cases.json")))
+    /// Generated whitespace-before-number cases (scripts/make_number_whitespace_fixtures.py).
+    struct NumberCase: Decodable { let text: String; let ids: [Int32]; let ids_smollm: [Int32] }
+    struct NumberCases: Decodable { let cases: [NumberCase] }
+    static let numberCases: NumberCases = try! JSONDecoder().decode(
+        NumberCases.self, from: Data(contentsOf: url("tokenizer/number_whitespace_cases.json")))
     static let golden: GoldenCases = try! JSONDecoder().decode(
         GoldenCases.self, from: Data(contentsOf: url("golden/tokenizer_cases.json")))
     static let prompts: [Prompt] = try! JSONDecoder().decode(
@@ -86,6 +91,31 @@ enum TokenizerFixtures {
         }
         #expect(failures == 0)
         #expect(TokenizerFixtures.cases.cases.count > 300)
+    }
+
+    /// Whitespace runs of every kind and length before every kind of number character, at the
+    /// start, middle and end of a text: transformers' ids for the GGUF tokenizer (`ids`), and the
+    /// tokenizers library's with SmolLM2's original `Sequence[Digits, ByteLevel]` (`ids_smollm`).
+    @Test func whitespaceBeforeNumbersMatchesTransformers() {
+        let cases = TokenizerFixtures.numberCases.cases
+        #expect(cases.count >= 100)
+        #expect(cases.contains { $0.ids != $0.ids_smollm })  // the class the two pre-tokenizers split differently
+        let smollm = TokenizerFixtures.with(.smollm)
+        var failures = 0, smollmFailures = 0
+        for c in cases {
+            let ids = tok.encode(c.text, addSpecialTokens: false)
+            if ids != c.ids {
+                failures += 1
+                if failures < 5 { Issue.record("ids differ for \(c.text.debugDescription): \(ids) vs \(c.ids)") }
+            }
+            let s = smollm.encode(c.text, addSpecialTokens: false)
+            if s != c.ids_smollm {
+                smollmFailures += 1
+                if smollmFailures < 5 { Issue.record("smollm ids differ for \(c.text.debugDescription): \(s) vs \(c.ids_smollm)") }
+            }
+        }
+        #expect(failures == 0)
+        #expect(smollmFailures == 0)
     }
 
     @Test(arguments: [PreTokenizerKind.smollm, .llama3])
@@ -219,15 +249,21 @@ struct SplitMix64Local {
             return
         }
         let tok = try Tokenizer(gguf: try GGUFFile(path: Self.modelPath))
-        #expect(tok.preTokenizer == .smollm)
+        #expect(tok.preTokenizer == .gpt2)  // what transformers builds from the GGUF's "smollm"
         #expect(tok.vocabularySize == 49152 && tok.bosTokenId == 1 && tok.eosTokenId == 2)
         #expect(tok.prefixIds.isEmpty && tok.suffixIds.isEmpty)
         for c in TokenizerFixtures.golden.cases { #expect(tok.encode(c.text) == c.ids, "\(c.text.debugDescription)") }
         for p in TokenizerFixtures.prompts { #expect(tok.encode(p.text) == p.input_ids) }
         for c in TokenizerFixtures.cases.cases {
-            #expect(tok.encode(c.text) == c.ids_smollm, "\(c.text.debugDescription)")
+            #expect(tok.encode(c.text) == c.ids, "\(c.text.debugDescription)")
             #expect(tok.decode(c.ids) == c.decoded)
         }
+        var failures = 0
+        for c in TokenizerFixtures.numberCases.cases where tok.encode(c.text) != c.ids {
+            failures += 1
+            if failures < 5 { Issue.record("GGUF ids differ for \(c.text.debugDescription): \(tok.encode(c.text)) vs \(c.ids)") }
+        }
+        #expect(failures == 0)
         #expect(tok.chatTemplate == TokenizerFixtures.smol.chatTemplate)
     }
 

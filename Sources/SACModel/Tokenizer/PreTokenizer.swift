@@ -11,13 +11,20 @@ public enum PreTokenizerKind: String, Sendable, CaseIterable {
     /// ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+` (llama.cpp "llama-bpe").
     case llama3
 
-    /// The kind named by GGUF metadata `tokenizer.ggml.pre`: "gpt2"/"gpt-2"/"default" → `.gpt2`,
-    /// "smollm" → `.smollm`, "llama-bpe"/"llama3" → `.llama3`.
+    /// The kind for GGUF metadata `tokenizer.ggml.pre`: "gpt2"/"gpt-2"/"default"/"smollm" →
+    /// `.gpt2`, "llama-bpe"/"llama3" → `.llama3`.
+    ///
+    /// "smollm" maps to `.gpt2` on purpose: the project's reference is Hugging Face transformers
+    /// loading the GGUF (`AutoTokenizer.from_pretrained(dir, gguf_file:)`), whose converter builds
+    /// a plain `ByteLevel(use_regex=true)` pre-tokenizer. A whitespace run before a number then
+    /// splits as `\s+(?!\S)` sees it (`"\n\n2019"` → `\n`, `\n`, `2019`), not as after an
+    /// isolating digit split (`\n\n`, `2`, …, what `.smollm`, llama.cpp and SmolLM2's original
+    /// tokenizer.json do). SmolLM2's vocabulary has no multi-digit tokens, so digits still come
+    /// out one per token. A tokenizer.json that asks for `Sequence[Digits, ByteLevel]` gets `.smollm`.
     /// - Throws: `ModelError.unsupported` for any other name.
     public init(ggufName: String, file: String = "gguf") throws {
         switch ggufName {
-        case "gpt2", "gpt-2", "default": self = .gpt2
-        case "smollm": self = .smollm
+        case "gpt2", "gpt-2", "default", "smollm": self = .gpt2
         case "llama-bpe", "llama3", "llama-3": self = .llama3
         default:
             throw ModelError.unsupported(file: file, field: "tokenizer.ggml.pre", what: "pre-tokenizer '\(ggufName)'")

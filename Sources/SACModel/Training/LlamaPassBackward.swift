@@ -16,17 +16,32 @@ extension LlamaPass {
     public func crossEntropy(rows: [Int], targets: [Int32], gradScale: Float) throws
         -> (lossSum: Double, count: Int, dHidden: [Float])
     {
-        let op = "LlamaPass.crossEntropy"
+        let r = try outputLoss(rows: rows, targets: targets, ceScale: gradScale)
+        return (r.ceSum, r.ceCount, r.dHidden)
+    }
+
+    /// The losses on the output head at `rows`: cross-entropy against `targets`
+    /// (`CrossEntropy.defaultIgnoreIndex` for rows without one) and, with `teacherLogits`
+    /// (`[rows.count × vocab]`), `KLDivergence` from the teacher's distribution at each row;
+    /// and the gradient of `ceScale · Σ CE + klScale · Σ KL` with respect to the final hidden
+    /// states, `[tokens × hidden]` (zero outside `rows`). The head runs once on the rows.
+    public func outputLoss(
+        rows: [Int], targets: [Int32], ceScale: Float, teacherLogits: [Float]? = nil, klScale: Float = 0
+    ) throws -> (ceSum: Double, ceCount: Int, klSum: Double, dHidden: [Float]) {
+        let op = "LlamaPass.outputLoss"
         guard !keysOnly else { throw TensorError.invalidArgument(op: op, detail: "the last pass kept keys only") }
         guard rows.count == targets.count else {
             throw TensorError.shapeMismatch(op: op, detail: "\(rows.count) rows, \(targets.count) targets")
         }
         let d = c.hiddenSize, V = c.vocabSize, T = tokens, R = rows.count
+        if let teacherLogits, teacherLogits.count != R * V {
+            throw TensorError.shapeMismatch(op: op, detail: "teacher logits hold \(teacherLogits.count) floats, expected \(R)×\(V)")
+        }
         var dHidden = [Float](repeating: 0, count: T * d)
-        if R == 0 { return (0, 0, dHidden) }
+        if R == 0 { return (0, 0, 0, dHidden) }
         for (i, r) in rows.enumerated() {
             guard r >= 0 && r < T else { throw TensorError.invalidArgument(op: op, detail: "row \(r) outside 0..<\(T)") }
-            guard targets[i] >= 0 && Int(targets[i]) < V else {
+            guard targets[i] == CrossEntropy.defaultIgnoreIndex || (targets[i] >= 0 && Int(targets[i]) < V) else {
                 throw TensorError.invalidArgument(op: op, detail: "target \(targets[i]) outside the vocabulary 0..<\(V)")
             }
         }
@@ -36,17 +51,103 @@ extension LlamaPass {
         let logits = FloatBuffer(R * V)
         let hs = FloatBuffer(max(head.scratchCount(tokens: R), head.transposedScratchCount(), 1))
         head.apply(h.pointer, tokens: R, logits.pointer, scratch: hs.pointer)
+        var klSum = 0.0
+        var klGrad: FloatBuffer?
+        if let teacherLogits {
+            let g = FloatBuffer(R * V)
+            g.pointer.update(from: logits.pointer, count: R * V)
+            klSum = teacherLogits.withUnsafeBufferPointer { tp in
+                KLDivergence.forwardBackward(studentToGradient: g.pointer, teacher: tp.baseAddress!, rows: R, vocab: V, scale: klScale)
+            }
+            klGrad = g
+        }
         let res = targets.withUnsafeBufferPointer { tp in
             CrossEntropy.forwardBackward(
-                logitsToGradient: logits.pointer, targets: tp.baseAddress!, rows: R, vocab: V, scale: gradScale)
+                logitsToGradient: logits.pointer, targets: tp.baseAddress!, rows: R, vocab: V, scale: ceScale)
         }
+        if let klGrad { Residual.add(logits.pointer, klGrad.pointer, count: R * V) }
         head.applyTransposed(logits.pointer, tokens: R, h.pointer, accumulate: false, scratch: hs.pointer)
         dHidden.withUnsafeMutableBufferPointer { dp in
             for (i, r) in rows.enumerated() {
                 Residual.add(dp.baseAddress! + r * d, h.pointer + i * d, count: d)
             }
         }
-        return (res.lossSum, res.count, dHidden)
+        return (res.lossSum, res.count, klSum, dHidden)
+    }
+
+    /// The hidden-state error against a teacher at `rows` of the last forward:
+    /// `Σ_rows (1/L) Σ_l ‖h_l − t_l‖² / (‖t_l‖² + ε)` with `h_l` the layer-`l` output
+    /// (`layerOutputs`) and `t_l` the teacher's (`teacher[l]`, `[rows.count × hidden]`), ε = 1e-6;
+    /// with `gradient`, its gradient times `scale` as `dLayerOutputs` for `backward`
+    /// (`[tokens × hidden]` per layer, zero outside `rows`).
+    public func hiddenError(rows: [Int], teacher: [[Float]], scale: Float, gradient: Bool)
+        throws -> (sum: Double, gradient: [[Float]]?)
+    {
+        let op = "LlamaPass.hiddenError"
+        let d = c.hiddenSize, L = c.numLayers, R = rows.count
+        guard teacher.count == L, teacher.allSatisfy({ $0.count == R * d }) else {
+            throw TensorError.shapeMismatch(op: op, detail: "teacher must hold \(L) layers of \(R)×\(d) floats")
+        }
+        let mine = try layerOutputs(rows: rows)
+        var sum = 0.0
+        var grads: [[Float]]? = gradient ? [] : nil
+        let eps: Float = 1e-6
+        for l in 0..<L {
+            var g = gradient ? [Float](repeating: 0, count: tokens * d) : []
+            for (i, r) in rows.enumerated() {
+                var diff = 0.0, norm = 0.0
+                for e in 0..<d {
+                    let t = Double(teacher[l][i * d + e]), delta = Double(mine[l][i * d + e]) - t
+                    diff += delta * delta
+                    norm += t * t
+                }
+                let denom = norm + Double(eps)
+                sum += diff / denom / Double(L)
+                if gradient {
+                    let f = Float(2 / denom / Double(L)) * scale
+                    for e in 0..<d { g[r * d + e] = f * (mine[l][i * d + e] - teacher[l][i * d + e]) }
+                }
+            }
+            grads?.append(g)
+        }
+        return (sum, grads)
+    }
+
+    /// The output head's logits at `rows` of the last forward, `[rows.count × vocab]`.
+    public func logits(rows: [Int]) throws -> [Float] {
+        let op = "LlamaPass.logits"
+        guard !keysOnly else { throw TensorError.invalidArgument(op: op, detail: "the last pass kept keys only") }
+        let d = c.hiddenSize, V = c.vocabSize, R = rows.count
+        guard rows.allSatisfy({ $0 >= 0 && $0 < tokens }) else {
+            throw TensorError.invalidArgument(op: op, detail: "rows must lie in 0..<\(tokens)")
+        }
+        if R == 0 { return [] }
+        let head = headProjection
+        let h = FloatBuffer(R * d)
+        for (i, r) in rows.enumerated() { (h.pointer + i * d).update(from: hiddenBuf.pointer + r * d, count: d) }
+        var out = [Float](repeating: 0, count: R * V)
+        let hs = FloatBuffer(max(head.scratchCount(tokens: R), 1))
+        out.withUnsafeMutableBufferPointer { head.apply(h.pointer, tokens: R, $0.baseAddress!, scratch: hs.pointer) }
+        return out
+    }
+
+    /// Every layer's output (the residual stream after layer `l`, before the final norm for
+    /// the last one) at `rows` of the last forward: `numLayers` arrays of `[rows.count × hidden]`.
+    public func layerOutputs(rows: [Int]) throws -> [[Float]] {
+        let op = "LlamaPass.layerOutputs"
+        guard !keysOnly else { throw TensorError.invalidArgument(op: op, detail: "the last pass kept keys only") }
+        guard rows.allSatisfy({ $0 >= 0 && $0 < tokens }) else {
+            throw TensorError.invalidArgument(op: op, detail: "rows must lie in 0..<\(tokens)")
+        }
+        let d = c.hiddenSize, L = c.numLayers
+        return (0..<L).map { l in
+            let src = l == L - 1 ? finalX.pointer : acts[l + 1].x.pointer
+            var out = [Float](repeating: 0, count: rows.count * d)
+            out.withUnsafeMutableBufferPointer { o in
+                for (i, r) in rows.enumerated() { (o.baseAddress! + i * d).update(from: src + r * d, count: d) }
+            }
+            return out
+        }
     }
 
     /// Backward of the last `forward`: accumulates the adapters' gradients (into their
@@ -57,7 +158,11 @@ extension LlamaPass {
     ///   - dHidden: gradient at the final-normed hidden states `[tokens × hidden]`, or nil.
     ///   - dKeys, dValues: per layer, gradient at the pass's own keys (post-RoPE) and values,
     ///     `[tokens × kvDim]`; nil, or an empty array for a layer, means zero.
-    public func backward(dHidden: [Float]?, dKeys: [[Float]]? = nil, dValues: [[Float]]? = nil) throws -> PassGradients {
+    ///   - dLayerOutputs: per layer, gradient at that layer's output (what `layerOutputs`
+    ///     reads), `[tokens × hidden]`; nil, or an empty array for a layer, means zero.
+    public func backward(
+        dHidden: [Float]?, dKeys: [[Float]]? = nil, dValues: [[Float]]? = nil, dLayerOutputs: [[Float]]? = nil
+    ) throws -> PassGradients {
         let op = "LlamaPass.backward"
         let d = c.hiddenSize, qDim = c.numHeads * c.headDim, kv = c.numKVHeads * c.headDim, ffn = c.intermediateSize
         let T = tokens, P = prefixCount, L = c.numLayers
@@ -72,6 +177,12 @@ extension LlamaPass {
             guard let g else { continue }
             guard g.count == L, g.allSatisfy({ $0.isEmpty || $0.count == T * kv }) else {
                 throw TensorError.shapeMismatch(op: op, detail: "\(name) must hold \(L) layers of \(T)×\(kv) floats (or empty)")
+            }
+        }
+        if let dLayerOutputs {
+            guard !keysOnly else { throw TensorError.invalidArgument(op: op, detail: "layer-output gradients after a keys-only pass") }
+            guard dLayerOutputs.count == L, dLayerOutputs.allSatisfy({ $0.isEmpty || $0.count == T * d }) else {
+                throw TensorError.shapeMismatch(op: op, detail: "dLayerOutputs must hold \(L) layers of \(T)×\(d) floats (or empty)")
             }
         }
         let rope = model.rope
@@ -102,6 +213,10 @@ extension LlamaPass {
         for l in stride(from: L - 1, through: 0, by: -1) {
             let A = acts[l], layer = model.layers[l]
             let kvOnly = keysOnly && l == L - 1
+            // dx holds the gradient at this layer's output.
+            if let dLayerOutputs, !dLayerOutputs[l].isEmpty {
+                dLayerOutputs[l].withUnsafeBufferPointer { Residual.add(dx.pointer, $0.baseAddress!, count: T * d) }
+            }
             if let rows = keyRows {
                 // A pass with key rows: the last two layers ran at those rows (see `forward`).
                 if kvOnly {

@@ -1,0 +1,37 @@
+extension QAReadResult {
+    /// The multi-chunk version of a QA set: every question's paragraph placed among `count`
+    /// other paragraphs of the same set (distinct, never its own), joined by blank lines, at
+    /// position `i mod (count + 1)` for question i, so that the answer's paragraph is first,
+    /// second, … in turn. The other paragraphs are drawn from a generator seeded by
+    /// (`seed`, i): the set is the same on every run and machine. Named "NAME+count".
+    ///
+    /// With fewer than `count + 1` distinct paragraphs, every other one is used.
+    public func withDistractors(_ count: Int, seed: UInt64 = 0) -> QAReadResult {
+        var paragraphs: [String] = []
+        var seen = Set<String>()
+        for e in examples where seen.insert(e.context).inserted { paragraphs.append(e.context) }
+        let wanted = min(count, max(0, paragraphs.count - 1))
+        var out: [QAExample] = []
+        out.reserveCapacity(examples.count)
+        for (i, e) in examples.enumerated() {
+            var state = seed &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(i) &* 0xBF58_476D_1CE4_E5B9 &+ 0xD1B5
+            func next() -> UInt64 {
+                state &+= 0x9E37_79B9_7F4A_7C15
+                var z = state
+                z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+                z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+                return z ^ (z >> 31)
+            }
+            var others: [String] = []
+            while others.count < wanted {
+                let p = paragraphs[Int(next() % UInt64(paragraphs.count))]
+                if p != e.context && !others.contains(p) { others.append(p) }
+            }
+            others.insert(e.context, at: i % (wanted + 1))
+            var x = e
+            x.context = others.joined(separator: "\n\n")
+            out.append(x)
+        }
+        return QAReadResult(examples: out, skipped: skipped, name: "\(name)+\(count)")
+    }
+}
