@@ -43,6 +43,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.0"),
+        // SHA-256 of texts and memory files.
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
     ],
     targets: [
         // Float32 storage, threaded SIMD kernels with forward and backward side by side, AdamW.
@@ -55,7 +57,9 @@ let package = Package(
         // positions, LoRA, the encoder and decoder drivers, CompressedMemory and its file format.
         .target(name: "SACCompression", dependencies: ["SACModel", "SACTensor"], swiftSettings: kernelFlags),
         // Data readers: MRQA (.jsonl / .jsonl.gz), SQuAD v1.1 JSON, plain text.
-        .target(name: "SACData", swiftSettings: cpuFlags),
+        .target(name: "SACData", dependencies: ["CZlib"], swiftSettings: cpuFlags),
+        // zlib from the system (gzip's DEFLATE data).
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         // Objectives (LM, AE, QA), batching, the trainer, checkpoints and resume.
         .target(name: "SACTraining", dependencies: ["SACCompression", "SACData", "SACEvaluation", "SACModel", "SACTensor"], swiftSettings: kernelFlags),
         // Metrics (ROUGE-1 set F, EM, SQuAD F1/EM), the evaluator, Markdown/JSON reports.
@@ -65,6 +69,7 @@ let package = Package(
             name: "SACStore",
             dependencies: [
                 "SACCompression", "SACModel", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: cpuFlags),
         // The HTTP service (Hummingbird 2): contexts, answers, OpenAI-compatible chat, metrics.

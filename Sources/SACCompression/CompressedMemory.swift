@@ -33,20 +33,61 @@ public struct CompressedMemory: Sendable, Equatable {
     public var adapter: String
     public var kvDim: Int
     public var hidden: Int
+    /// How the file it was read from stored the carrier data (`.f32` for one just made, and
+    /// for files written before the dtype was recorded). Not compared by `==`.
+    public var dtype: MemoryDType = .f32
+
+    public static func == (a: CompressedMemory, b: CompressedMemory) -> Bool {
+        a.method == b.method && a.ratio == b.ratio && a.contextTokens == b.contextTokens && a.carriers == b.carriers
+            && a.decoderStart == b.decoderStart && a.carrierPositions == b.carrierPositions && a.keys == b.keys
+            && a.values == b.values && a.embeddings == b.embeddings && a.lmToken == b.lmToken && a.model == b.model
+            && a.adapter == b.adapter && a.kvDim == b.kvDim && a.hidden == b.hidden
+    }
 
     /// Context tokens per carrier.
     public var achievedRatio: Double { Double(contextTokens) / Double(max(1, carriers)) }
 
-    /// Bytes of the carrier data.
-    public var byteCount: Int { 4 * (keys.reduce(0) { $0 + $1.count } * 2 + embeddings.count) }
+    /// Bytes of the carrier data as held in RAM (Float32).
+    public var byteCount: Int { 4 * carrierValues }
+
+    /// Bytes of the carrier data stored as `dtype`.
+    public func byteCount(stored dtype: MemoryDType) -> Int { dtype.bytes * carrierValues }
+
+    /// Keys, values and embeddings: the values a file stores in the memory's dtype.
+    var carrierValues: Int { keys.reduce(0) { $0 + $1.count } * 2 + embeddings.count }
+
+    /// The memory with its keys, values and embeddings rounded to `dtype` (to nearest, ties to
+    /// even), as a file of that dtype gives them back; `[LM]` and positions are kept exact.
+    /// - Throws: `CompressionError.invalidOption` for a finite value that F16 cannot hold.
+    public func rounded(to dtype: MemoryDType) throws -> CompressedMemory {
+        guard dtype != .f32 else { return self }
+        func round(_ xs: [Float], _ what: String) throws -> [Float] {
+            try xs.map { x in
+                let r = dtype.round(x)
+                guard r.isFinite || !x.isFinite else {
+                    throw CompressionError.invalidOption(option: "memory dtype \(dtype.rawValue)", detail: "\(what) holds \(x), beyond its range: use bf16 or f32")
+                }
+                return r
+            }
+        }
+        var m = self
+        m.keys = try keys.enumerated().map { try round($1, "keys of layer \($0)") }
+        m.values = try values.enumerated().map { try round($1, "values of layer \($0)") }
+        m.embeddings = try round(embeddings, "embeddings")
+        return m
+    }
 
     /// The memory as a prefix cache for the decoder (KV methods).
     public var prefix: PrefixKV { PrefixKV(keys: keys, values: values, count: method.usesKV ? carriers : 0) }
 
     static let format = "sac-compressed-memory"
 
-    /// Writes the memory as a safetensors file, atomically (temporary file, then rename).
-    public func write(to path: String) throws {
+    /// Writes the memory as a safetensors file, atomically (temporary file, then rename), its
+    /// keys, values and embeddings stored as `dtype` (F16 by default: half of F32; the dtype is
+    /// recorded in the file, and files of every dtype read back as Float32). Carrier positions
+    /// and `[LM]` stay F32.
+    /// - Throws: `ModelError.invalidField` for a value that F16 cannot hold.
+    public func write(to path: String, dtype: MemoryDType = .f16) throws {
         var t: [String: Tensor] = [:]
         if method.usesKV {
             for l in 0..<keys.count {
@@ -62,8 +103,10 @@ public struct CompressedMemory: Sendable, Equatable {
             "format": Self.format, "version": "1", "method": method.rawValue, "ratio": "\(ratio)",
             "context_tokens": "\(contextTokens)", "carriers": "\(carriers)", "decoder_start": "\(decoderStart)",
             "layers": "\(keys.count)", "kv_dim": "\(kvDim)", "hidden": "\(hidden)", "model": model, "adapter": adapter,
+            "dtype": dtype.rawValue,
         ]
-        try SafetensorsWriter.write(t, metadata: meta, to: path)
+        try SafetensorsWriter.write(
+            t, metadata: meta, dtype: dtype.safetensors, dtypes: ["carrier_positions": .F32, "lm_token": .F32], to: path)
     }
 
     /// Reads a memory written by `write(to:)`; throws `CompressionError.invalidFile` naming
@@ -100,6 +143,10 @@ public struct CompressedMemory: Sendable, Equatable {
         model = try field("model")
         adapter = try field("adapter")
         let layers = try int("layers")
+        if let d = m["dtype"], MemoryDType(rawValue: d) == nil {
+            throw CompressionError.invalidFile(file: path, detail: "metadata field dtype is \(d), expected f16, bf16 or f32")
+        }
+        dtype = m["dtype"].flatMap(MemoryDType.init(rawValue:)) ?? .f32
         func tensor(_ name: String, _ shape: [Int]) throws -> [Float] {
             let t: Tensor
             do { t = try f.tensor(name) } catch {
@@ -143,6 +190,31 @@ public struct CompressedMemory: Sendable, Equatable {
     public func checkModel(_ identity: String, file: String) throws {
         guard model == identity else {
             throw CompressionError.identityMismatch(file: file, field: "model", expected: identity, found: model)
+        }
+    }
+}
+
+/// How a memory file stores its carrier data.
+public enum MemoryDType: String, Sendable, CaseIterable, Codable {
+    case f16, bf16, f32
+
+    var safetensors: SafetensorsDType {
+        switch self {
+        case .f16: return .F16
+        case .bf16: return .BF16
+        case .f32: return .F32
+        }
+    }
+
+    /// Bytes per stored value.
+    public var bytes: Int { self == .f32 ? 4 : 2 }
+
+    /// `x` rounded to this type and back, as the file stores it.
+    public func round(_ x: Float) -> Float {
+        switch self {
+        case .f16: return HalfConversion.f16(Float16(x).bitPattern)
+        case .bf16: return HalfConversion.bf16(HalfConversion.bf16Bits(x))
+        case .f32: return x
         }
     }
 }

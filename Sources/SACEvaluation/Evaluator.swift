@@ -34,6 +34,9 @@ public struct Evaluator {
     /// The no-context reference: the frozen model reads BOS and the question only
     /// (`Compressor.questionOnlyMemory`); the compressor is not used.
     public var questionOnly = false
+    /// Memories are rounded to this dtype before answering, as a stored memory reads back
+    /// (`.f32`: exact, the default here; `sac eval` uses `.f16`, what files store).
+    public var memoryDType: MemoryDType = .f32
 
     public init(compressor: Compressor, prompt: QAPrompt, maxNewTokens: Int = 32) {
         self.compressor = compressor
@@ -63,7 +66,8 @@ public struct Evaluator {
             let t0 = Date()
             let ids = prompt.context(group.context)
             let memory = questionOnly
-                ? try compressor.questionOnlyMemory(bos: prompt.bos, contextTokens: ids.count) : try compressor.compress(ids)
+                ? try compressor.questionOnlyMemory(bos: prompt.bos, contextTokens: ids.count)
+                : try compressor.compress(ids).rounded(to: memoryDType)
             compressSeconds += Date().timeIntervalSince(t0)
             compressions += 1
             ratioSum += memory.achievedRatio

@@ -1,22 +1,22 @@
 /// Conversions from the 16-bit float formats found in weight files (IEEE half, bfloat16)
 /// to Float32. Both conversions are exact (every f16 and bf16 value is a Float32 value).
-enum HalfConversion {
+public enum HalfConversion {
     /// IEEE 754 binary16 bits → Float32 (exact; NaN stays NaN, infinities stay infinite).
     @inline(__always)
-    static func f16(_ bits: UInt16) -> Float {
+    public static func f16(_ bits: UInt16) -> Float {
         Float(Float16(bitPattern: bits))
     }
 
     /// bfloat16 bits → Float32 (exact: the bits become the high half of the Float32).
     @inline(__always)
-    static func bf16(_ bits: UInt16) -> Float {
+    public static func bf16(_ bits: UInt16) -> Float {
         Float(bitPattern: UInt32(bits) << 16)
     }
 
     /// Float32 → bfloat16 bits, rounded to nearest with ties to even (NaN stays a quiet NaN;
     /// values beyond bfloat16's largest finite value become infinite).
     @inline(__always)
-    static func bf16Bits(_ x: Float) -> UInt16 {
+    public static func bf16Bits(_ x: Float) -> UInt16 {
         let b = x.bitPattern
         if x.isNaN { return UInt16(b >> 16) | 0x0040 }
         let rounded = b &+ 0x7fff &+ ((b >> 16) & 1)

@@ -18,12 +18,15 @@ public enum SafetensorsWriter {
     /// Throws `ModelError.invalidField` for an empty or reserved name, or for a finite value
     /// that the 16-bit dtype cannot hold (F16 overflows above 65504), `ModelError.unsupported`
     /// for another dtype, and `ModelError.unreadable` when the file cannot be written.
+    /// `dtypes` overrides `dtype` for the tensors it names (e.g. positions kept in F32 beside F16 data).
     public static func write(
-        _ tensors: [String: Tensor], metadata: [String: String]? = nil, dtype: SafetensorsDType = .F32, to path: String
+        _ tensors: [String: Tensor], metadata: [String: String]? = nil, dtype: SafetensorsDType = .F32,
+        dtypes: [String: SafetensorsDType] = [:], to path: String
     ) throws {
-        guard dtype == .F32 || dtype == .F16 || dtype == .BF16 else {
-            throw ModelError.unsupported(file: path, field: "dtype", what: "writing \(dtype) (expected F32, F16 or BF16)")
+        for t in [dtype] + Array(dtypes.values) where !(t == .F32 || t == .F16 || t == .BF16) {
+            throw ModelError.unsupported(file: path, field: "dtype", what: "writing \(t) (expected F32, F16 or BF16)")
         }
+        func type(_ name: String) -> SafetensorsDType { dtypes[name] ?? dtype }
         let names = tensors.keys.sorted()
         var header: [String: Any] = [:]
         var offset = 0
@@ -32,8 +35,8 @@ public enum SafetensorsWriter {
                 throw ModelError.invalidField(file: path, field: "tensor name", expected: "a non-empty, non-reserved name", found: "\"\(name)\"")
             }
             let t = tensors[name]!
-            let n = dtype.size * t.count
-            header[name] = ["dtype": dtype.rawValue, "shape": t.shape, "data_offsets": [offset, offset + n]] as [String: Any]
+            let n = type(name).size * t.count
+            header[name] = ["dtype": type(name).rawValue, "shape": t.shape, "data_offsets": [offset, offset + n]] as [String: Any]
             offset += n
         }
         if let metadata { header["__metadata__"] = metadata }
@@ -46,8 +49,9 @@ public enum SafetensorsWriter {
         while json.count % 8 != 0 { json.append(0x20) }
         // The 16-bit payloads, converted before anything is written.
         var half: [String: [UInt16]] = [:]
-        if dtype != .F32 {
-            for name in names {
+        for name in names where type(name) != .F32 {
+            let dtype = type(name)
+            do {
                 let data = tensors[name]!.data
                 var bits = [UInt16](repeating: 0, count: data.count)
                 for (i, x) in data.enumerated() {

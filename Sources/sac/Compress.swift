@@ -3,6 +3,8 @@ import Foundation
 import SACCompression
 import SACModel
 
+extension MemoryDType: ExpressibleByArgument {}
+
 struct Compress: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Compress a text file into a memory file (safetensors) that `sac answer` reads.",
@@ -14,6 +16,8 @@ struct Compress: ParsableCommand {
     @Option(help: "Memory file to write (.safetensors).") var out: String
     @Option(help: "Training-free baseline instead of an adapter: --method tokens --ratio R.") var method: CompressionMethod?
     @Option(help: "Ratio for --method tokens.") var ratio: Int?
+    @Option(help: "How the file stores keys and values: f16 (default, half of f32), bf16 or f32.")
+    var memoryDtype: MemoryDType = .f16
 
     func run() throws {
         guard let data = FileManager.default.contents(atPath: input) else {
@@ -30,10 +34,10 @@ struct Compress: ParsableCommand {
         let t0 = Date()
         let memory = try compressor.compress(ids)
         let ms = Date().timeIntervalSince(t0) * 1000
-        try memory.write(to: out)
-        stderr(String(format: "%@: %d tokens → %d carriers (%.2fx, %@) in %.0f ms; %.1f KB written to %@",
+        try memory.write(to: out, dtype: memoryDtype)
+        stderr(String(format: "%@: %d tokens → %d carriers (%.2fx, %@) in %.0f ms; %.1f KB (%@) written to %@",
                       input, memory.contextTokens, memory.carriers, memory.achievedRatio, memory.method.rawValue, ms,
-                      Double(memory.byteCount) / 1024, out))
+                      Double(memory.byteCount(stored: memoryDtype)) / 1024, memoryDtype.rawValue, out))
     }
 }
 

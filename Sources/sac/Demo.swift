@@ -37,11 +37,12 @@ struct Demo: ParsableCommand {
         let context = prompt.context(text)
         stderr("compressing \(docPath) (\(context.count) tokens)…")
         let t0 = Date()
-        let memory = try compressor.compress(context)
+        // Answered as a stored memory reads back: keys and values in F16.
+        let memory = try compressor.compress(context).rounded(to: .f16)
         let compressMs = Date().timeIntervalSince(t0) * 1000
-        say(String(format: "%@: %d tokens → %d carriers (%@ %.2fx) in %.0f ms, memory %.1f MB",
+        say(String(format: "%@: %d tokens → %d carriers (%@ %.2fx) in %.0f ms, memory %.1f MB (F16)",
                      (docPath as NSString).lastPathComponent, memory.contextTokens, memory.carriers,
-                     memory.method.rawValue, memory.achievedRatio, compressMs, Double(memory.byteCount) / 1_048_576))
+                     memory.method.rawValue, memory.achievedRatio, compressMs, Double(memory.byteCount(stored: .f16)) / 1_048_576))
 
         let decoder = MemoryDecoder(model: loaded.model)
         var ttftMemory: [Double] = [], ttftFull: [Double] = []

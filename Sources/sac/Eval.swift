@@ -26,6 +26,8 @@ struct Eval: ParsableCommand {
     @Option(help: "Most tokens per answer.") var maxNewTokens = 32
     @Option(help: "Multi-chunk sets: place every question's paragraph among N other paragraphs of the same file (position varied, seeded); the set is named NAME+N.")
     var distractors: Int?
+    @Option(help: "Answer from memories rounded as a file of this dtype stores them: f16 (what `sac compress` and the store write), bf16, or f32 (exact).")
+    var memoryDtype: MemoryDType = .f16
     @Flag(help: "No context: the frozen model reads the question alone (after BOS), the reference a compressor must beat. Takes no adapter.")
     var noContext = false
 
@@ -56,6 +58,7 @@ struct Eval: ParsableCommand {
         let prompt = try QAPrompt(tokenizer: loaded.tokenizer, config: loaded.model.config)
         var evaluator = Evaluator(compressor: compressor, prompt: prompt, maxNewTokens: maxNewTokens)
         evaluator.questionOnly = noContext
+        evaluator.memoryDType = memoryDtype
         var predictionLines = Data()
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]

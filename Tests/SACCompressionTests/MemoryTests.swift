@@ -57,8 +57,16 @@ import Testing
             let path = Self.tmp("mem-\(method.rawValue).safetensors")
             try mem.write(to: path)
             let back = try CompressedMemory(contentsOf: path)
-            #expect(back == mem)
+            #expect(try back == mem.rounded(to: .f16) && back.dtype == .f16)
             #expect(mem.achievedRatio > 3)
+            // Every dtype reads back as the rounding it stores; F32 exactly.
+            for dtype in MemoryDType.allCases {
+                try mem.write(to: path, dtype: dtype)
+                let b = try CompressedMemory(contentsOf: path)
+                #expect(try b == mem.rounded(to: dtype) && b.dtype == dtype, "\(method) \(dtype)")
+                #expect(b.lmToken == mem.lmToken && b.carrierPositions == mem.carrierPositions)
+            }
+            #expect(try CompressedMemory(contentsOf: path) == mem)  // the last one was F32
         }
         let bad = Self.tmp("garbage.safetensors")
         try Data("not a safetensors file at all".utf8).write(to: URL(fileURLWithPath: bad))
@@ -67,6 +75,48 @@ import Testing
         let plain = Self.tmp("plain.safetensors")
         try SafetensorsWriter.write(["x": Tensor(zeros: [2])], to: plain)
         #expect(throws: CompressionError.self) { try CompressedMemory(contentsOf: plain) }
+    }
+
+    /// F16 halves the stored carrier data and rounds each value once (relative error ≤ 2⁻¹¹
+    /// in the normal range); a value beyond F16's range is refused with the field named; a
+    /// file written before the dtype was recorded (F32, no `dtype` field) still loads.
+    @Test func sixteenBitMemories() throws {
+        let model = try Tiny.model()
+        let comp = try Compressor(model: model, settings: CompressorSettings(method: .sac, ratio: 4, chunkSize: 12, lora: LoRAConfig(rank: 2, alpha: 4)))
+        let mem = try comp.compress(Tiny.ids(30, seed: 5))
+        let f16 = Self.tmp("m16.safetensors"), f32 = Self.tmp("m32.safetensors")
+        try mem.write(to: f16)
+        try mem.write(to: f32, dtype: .f32)
+        let s16 = try FileManager.default.attributesOfItem(atPath: f16)[.size] as! Int
+        let s32 = try FileManager.default.attributesOfItem(atPath: f32)[.size] as! Int
+        #expect(mem.byteCount(stored: .f16) * 2 == mem.byteCount(stored: .f32))
+        #expect(Double(s16) < 0.6 * Double(s32))
+        let back = try CompressedMemory(contentsOf: f16)
+        var worst: Float = 0
+        for (a, b) in zip(mem.keys + mem.values, back.keys + back.values) {
+            for (x, y) in zip(a, b) where abs(x) > 1e-4 { worst = max(worst, abs(x - y) / abs(x)) }
+        }
+        #expect(worst > 0 && worst <= 1.0 / 2048, "relative rounding \(worst)")
+        // Beyond F16's range.
+        var big = mem
+        big.values[1][3] = 1e6
+        #expect(throws: (any Error).self) { try big.write(to: Self.tmp("big.safetensors")) }
+        #expect(throws: CompressionError.self) { _ = try big.rounded(to: .f16) }
+        #expect(try big.rounded(to: .bf16).values[1][3] == 999_424)
+        // An old file: F32 tensors, no dtype in the metadata.
+        let old = Self.tmp("old.safetensors")
+        let file = try SafetensorsFile(path: f32)
+        var tensors: [String: Tensor] = [:]
+        for name in file.tensors.keys { tensors[name] = try file.tensor(name) }
+        var meta = file.metadata
+        meta["dtype"] = nil
+        try SafetensorsWriter.write(tensors, metadata: meta, to: old)
+        let o = try CompressedMemory(contentsOf: old)
+        #expect(o == mem && o.dtype == .f32)
+        // An unknown dtype is named.
+        meta["dtype"] = "f8"
+        try SafetensorsWriter.write(tensors, metadata: meta, to: old)
+        #expect(throws: CompressionError.self) { try CompressedMemory(contentsOf: old) }
     }
 
     @Test func memoryFromAnotherModelIsRejected() throws {

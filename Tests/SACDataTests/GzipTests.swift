@@ -97,14 +97,12 @@ import Testing
     @Test func reservedBlockTypeThrows() {
         var w = BitWriter()
         w.bits(1, 1); w.bits(3, 2)
-        #expect(throws: GzipError.invalidBlockType(offset: 10)) { try Gzip.decompress(BitWriter.member(w.bytes, crc: 0, size: 0)) }
+        Self.expectInvalidDeflate(BitWriter.member(w.bytes, crc: 0, size: 0), "invalid block type")
     }
 
     @Test func storedLengthMismatchThrows() {
         let deflate: [UInt8] = [0x01, 0x05, 0x00, 0x00, 0x00]  // final stored block, LEN 5, NLEN 0
-        #expect(throws: GzipError.storedLengthMismatch(offset: 11, length: 5, complement: 0)) {
-            try Gzip.decompress(BitWriter.member(deflate, crc: 0, size: 0))
-        }
+        Self.expectInvalidDeflate(BitWriter.member(deflate, crc: 0, size: 0), "invalid stored block lengths")
     }
 
     @Test func distanceBeforeStartThrows() {
@@ -116,10 +114,7 @@ import Testing
         w.code(1, 7)
         w.code(1, 5)
         w.code(0, 7)
-        do { _ = try Gzip.decompress(BitWriter.member(w.bytes, crc: 0, size: 0)); Issue.record("accepted") } catch {
-            guard case let .invalidDistance(_, distance, available) = error else { Issue.record("got \(error)"); return }
-            #expect(distance == 2 && available == 1)
-        }
+        Self.expectInvalidDeflate(BitWriter.member(w.bytes, crc: 0, size: 0), "invalid distance too far back")
     }
 
     @Test func unusedFixedSymbolsThrow() {
@@ -127,17 +122,13 @@ import Testing
         var w = BitWriter()
         w.bits(1, 1); w.bits(1, 2)
         w.code(0b1100_0110, 8)
-        do { _ = try Gzip.decompress(BitWriter.member(w.bytes, crc: 0, size: 0)); Issue.record("accepted") } catch {
-            guard case .invalidCode = error else { Issue.record("got \(error)"); return }
-        }
+        Self.expectInvalidDeflate(BitWriter.member(w.bytes, crc: 0, size: 0), "invalid literal/length code")
         var d = BitWriter()
         d.bits(1, 1); d.bits(1, 2)
         d.code(0x30 + 0x41, 8)
         d.code(1, 7)
         d.code(30, 5)
-        do { _ = try Gzip.decompress(BitWriter.member(d.bytes, crc: 0, size: 0)); Issue.record("accepted") } catch {
-            guard case .invalidCode = error else { Issue.record("got \(error)"); return }
-        }
+        Self.expectInvalidDeflate(BitWriter.member(d.bytes, crc: 0, size: 0), "invalid distance code")
     }
 
     @Test func overSubscribedDynamicTableThrows() {
@@ -146,9 +137,22 @@ import Testing
         w.bits(1, 1); w.bits(2, 2)
         w.bits(0, 5); w.bits(0, 5); w.bits(0, 4)
         for _ in 0..<4 { w.bits(1, 3) }
-        do { _ = try Gzip.decompress(BitWriter.member(w.bytes, crc: 0, size: 0)); Issue.record("accepted") } catch {
-            guard case let .invalidHuffmanTable(_, reason) = error else { Issue.record("got \(error)"); return }
-            #expect(reason.contains("over-subscribed"))
+        Self.expectInvalidDeflate(BitWriter.member(w.bytes, crc: 0, size: 0), "invalid code lengths set")
+    }
+
+    /// Decoding `gz` fails with `invalidDeflate` whose reason is zlib's `reason`, at an offset
+    /// inside the member.
+    static func expectInvalidDeflate(_ gz: Data, _ reason: String, sourceLocation: SourceLocation = #_sourceLocation) {
+        do {
+            _ = try Gzip.decompress(gz)
+            Issue.record("accepted a corrupt stream", sourceLocation: sourceLocation)
+        } catch {
+            guard case let .invalidDeflate(offset, r) = error else {
+                Issue.record("expected invalidDeflate(\(reason)), got \(error)", sourceLocation: sourceLocation); return
+            }
+            #expect(r == reason, sourceLocation: sourceLocation)
+            #expect(offset >= 10 && offset <= gz.count, sourceLocation: sourceLocation)
+            #expect(error.description.contains(reason), sourceLocation: sourceLocation)
         }
     }
 
