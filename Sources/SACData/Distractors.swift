@@ -1,4 +1,15 @@
 extension QAReadResult {
+    /// The questions of the last `count` distinct contexts (all of them when there are fewer),
+    /// in file order: the contexts `sac train` holds out for validation with
+    /// `--valid-contexts count`. Named "NAME-lastN".
+    public func lastContexts(_ count: Int) -> QAReadResult {
+        var order: [String] = []
+        var seen = Set<String>()
+        for e in examples where seen.insert(e.context).inserted { order.append(e.context) }
+        let kept = Set(order.suffix(count))
+        return QAReadResult(examples: examples.filter { kept.contains($0.context) }, skipped: skipped, name: "\(name)-last\(count)")
+    }
+
     /// The multi-chunk version of a QA set: every question's paragraph placed among `count`
     /// other paragraphs of the same set (distinct, never its own), joined by blank lines, at
     /// position `i mod (count + 1)` for question i, so that the answer's paragraph is first,

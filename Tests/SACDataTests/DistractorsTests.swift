@@ -33,6 +33,14 @@ import Testing
         #expect(base.withDistractors(3, seed: 2) != m)
     }
 
+    @Test func lastContextsKeepTheirQuestionsInOrder() {
+        let base = Self.set(5, perParagraph: 3)
+        let last = base.lastContexts(2)
+        #expect(last.name == "T-last2")
+        #expect(last.examples.map(\.id) == ["3-0", "3-1", "3-2", "4-0", "4-1", "4-2"])
+        #expect(base.lastContexts(10).examples == base.examples)
+    }
+
     @Test func fewParagraphsUseAllTheOthers() {
         let m = Self.set(2).withDistractors(3)
         for e in m.examples { #expect(e.context.components(separatedBy: "\n\n").count == 2) }
