@@ -56,8 +56,9 @@ def main():
 
     head = "| run | updates | examples | training h | last F1 / EM | best F1 (update)"
     if a.at_minutes:
-        head += f" | F1 at ≤ {a.at_minutes:g} min (update)"
-    print(head + " |")
+        head += f" | F1 at the {a.at_minutes:g}-minute mark (update)"
+    head += " |"
+    print(head)
     print("|---" * (head.count("|") - 1) + "|")
     for name, rows in runs:
         if not rows:
@@ -73,7 +74,8 @@ def main():
         else:
             cells += ["–", "–"]
         if a.at_minutes:
-            w = [r for r in v if r["trainSeconds"] <= a.at_minutes * 60 + 1e-6]
+            # The run's last update at the mark ends a little past it (--train-minutes stops after it).
+            w = [r for r in v if r["trainSeconds"] <= a.at_minutes * 60 + 120]
             cells.append(f"{w[-1]['validF1']:.2f} ({w[-1]['step']})" if w else "–")
         print("| " + " | ".join(cells) + " |")
 
