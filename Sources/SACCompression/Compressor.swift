@@ -147,6 +147,15 @@ public final class Compressor {
         }
     }
 
+    /// Position of the decoder's soft token: `[AE]` reconstructs from 0 for SAC, EPL and
+    /// `full` (SPEC §9); otherwise `decoderStart(contextTokens:carriers:)`.
+    func decoderStart(soft: SoftToken, contextTokens n: Int, carriers: Int) -> Int32 {
+        switch (soft, settings.method) {
+        case (.ae, .sac), (.ae, .epl), (.ae, .full): return 0
+        default: return decoderStart(contextTokens: n, carriers: carriers)
+        }
+    }
+
     /// Position of the decoder's `[LM]` token for a memory of `carriers` carriers over `n` tokens.
     func decoderStart(contextTokens n: Int, carriers: Int) -> Int32 {
         switch settings.method {
@@ -192,14 +201,7 @@ public final class Compressor {
     /// no-context reference of `sac eval --no-context`; `contextTokens` is what it stands for.
     public func questionOnlyMemory(bos: Int32, contextTokens: Int) throws -> CompressedMemory {
         try checkIds([bos], what: "BOS")
-        let cache = model.makeCache(capacity: 1)
-        _ = try model.forward([bos], positions: [0], cache: cache, logits: .none)
-        let c = model.config
-        let layers = (0..<c.numLayers).map { cache.layer($0) }
-        return CompressedMemory(
-            method: .tokens, ratio: settings.ratio, contextTokens: max(1, contextTokens), carriers: 1, decoderStart: 1,
-            carrierPositions: [0], keys: layers.map(\.keys), values: layers.map(\.values), embeddings: [], lmToken: nil,
-            model: modelIdentity, adapter: "none", kvDim: c.numKVHeads * c.headDim, hidden: c.hiddenSize)
+        return try plainTextMemory([bos], contextTokens: max(1, contextTokens), adapter: "none")
     }
 
     /// `tokens`: the frozen model reads BOS and the anchor tokens as plain text.
@@ -207,16 +209,21 @@ public final class Compressor {
         var picked: [Int] = []
         for p in plans { picked.append(contentsOf: p.carriers.map { p.range.lowerBound + $0 }) }
         if picked.first != 0 { picked.insert(0, at: 0) }
-        let text = picked.map { ids[$0] }
+        return try plainTextMemory(picked.map { ids[$0] }, contextTokens: ids.count, adapter: adapterIdentity)
+    }
+
+    /// The frozen model's keys and values of `text` read as plain text at positions 0, 1, …
+    /// (a `tokens` memory standing for `contextTokens` tokens; the decoder continues after it).
+    private func plainTextMemory(_ text: [Int32], contextTokens: Int, adapter: String) throws -> CompressedMemory {
         let cache = model.makeCache(capacity: text.count)
         _ = try model.forward(text, positions: (0..<text.count).map { Int32($0) }, cache: cache, logits: .none)
         let c = model.config
         let layers = (0..<c.numLayers).map { cache.layer($0) }
         return CompressedMemory(
-            method: .tokens, ratio: settings.ratio, contextTokens: ids.count, carriers: text.count,
+            method: .tokens, ratio: settings.ratio, contextTokens: contextTokens, carriers: text.count,
             decoderStart: Int32(text.count), carrierPositions: (0..<text.count).map { Int32($0) },
             keys: layers.map(\.keys), values: layers.map(\.values), embeddings: [], lmToken: nil,
-            model: modelIdentity, adapter: adapterIdentity, kvDim: c.numKVHeads * c.headDim, hidden: c.hiddenSize)
+            model: modelIdentity, adapter: adapter, kvDim: c.numKVHeads * c.headDim, hidden: c.hiddenSize)
     }
 }
 

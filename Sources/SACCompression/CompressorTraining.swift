@@ -39,9 +39,6 @@ public struct Distillation: Sendable {
         self.klScale = klScale
         self.hiddenScale = hiddenScale
     }
-
-    /// Added to a row's squared norm in the hidden-state error's denominator.
-    public static let hiddenEpsilon: Float = 1e-6
 }
 
 /// One decoder sequence's losses: summed cross-entropy over its supervised tokens and their
@@ -148,11 +145,7 @@ extension Compressor {
             var x = memEmbeddings
             x.append(contentsOf: soft.value.data)
             if !seq.ids.isEmpty { x.append(contentsOf: model.embed(seq.ids)) }
-            let start: Int32
-            switch (seq.soft, settings.method) {
-            case (.ae, .sac), (.ae, .epl), (.ae, .full): start = 0
-            default: start = decoderStart(contextTokens: ids.count, carriers: C)
-            }
+            let start = decoderStart(soft: seq.soft, contextTokens: ids.count, carriers: C)
             var positions = (0..<memRows).map { Int32($0) }
             positions.append(contentsOf: (0...seq.ids.count).map { start + Int32($0) })
             let prefix = usesKV ? PrefixKV(keys: keys, values: values, count: C) : nil

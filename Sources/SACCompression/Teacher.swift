@@ -67,13 +67,13 @@ public final class Teacher {
     public func targets(context ids: [Int32], decoder seq: DecoderSequence) throws -> TeacherTargets {
         guard !ids.isEmpty else { throw CompressionError.emptyInput(what: "context") }
         let R = seq.ids.count + 1
+        let rows: [Int]
         switch source {
         case .frozen:
             let all = ids + seq.ids
             try pass.forward(
                 embeddings: model.embed(all), positions: (0..<all.count).map { Int32($0 + 1) }, mask: .causal(prefix: 0))
-            let rows = Array((ids.count - 1)..<(ids.count - 1 + R))
-            return TeacherTargets(logits: try pass.logits(rows: rows), layerOutputs: try pass.layerOutputs(rows: rows), rows: R)
+            rows = Array((ids.count - 1)..<(ids.count - 1 + R))
         case .compressor(let comp):
             let memory = try comp.compress(ids)
             guard let soft = (seq.soft == .lm ? comp.lmToken : comp.aeToken) else {
@@ -81,17 +81,13 @@ public final class Teacher {
             }
             var x = soft.value.data
             if !seq.ids.isEmpty { x.append(contentsOf: model.embed(seq.ids)) }
-            let start: Int32
-            switch (seq.soft, comp.settings.method) {
-            case (.ae, .sac), (.ae, .epl), (.ae, .full): start = 0
-            default: start = memory.decoderStart
-            }
             let C = memory.carriers
+            let start = comp.decoderStart(soft: seq.soft, contextTokens: ids.count, carriers: C)
             try pass.forward(
                 embeddings: x, positions: (0..<R).map { start + Int32($0) }, mask: .causal(prefix: C),
                 prefix: PrefixKV(keys: memory.keys, values: memory.values, count: C))
-            let rows = Array(0..<R)
-            return TeacherTargets(logits: try pass.logits(rows: rows), layerOutputs: try pass.layerOutputs(rows: rows), rows: R)
+            rows = Array(0..<R)
         }
+        return TeacherTargets(logits: try pass.logits(rows: rows), layerOutputs: try pass.layerOutputs(rows: rows), rows: R)
     }
 }

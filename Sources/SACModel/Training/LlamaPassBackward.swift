@@ -45,12 +45,7 @@ extension LlamaPass {
                 throw TensorError.invalidArgument(op: op, detail: "target \(targets[i]) outside the vocabulary 0..<\(V)")
             }
         }
-        let head = headProjection
-        let h = FloatBuffer(R * d)
-        for (i, r) in rows.enumerated() { (h.pointer + i * d).update(from: hiddenBuf.pointer + r * d, count: d) }
-        let logits = FloatBuffer(R * V)
-        let hs = FloatBuffer(max(head.scratchCount(tokens: R), head.transposedScratchCount(), 1))
-        head.apply(h.pointer, tokens: R, logits.pointer, scratch: hs.pointer)
+        let (head, h, logits, hs) = headForward(rows: rows)
         var klSum = 0.0
         var klGrad: FloatBuffer?
         if let teacherLogits {
@@ -117,18 +112,24 @@ extension LlamaPass {
     public func logits(rows: [Int]) throws -> [Float] {
         let op = "LlamaPass.logits"
         guard !keysOnly else { throw TensorError.invalidArgument(op: op, detail: "the last pass kept keys only") }
-        let d = c.hiddenSize, V = c.vocabSize, R = rows.count
         guard rows.allSatisfy({ $0 >= 0 && $0 < tokens }) else {
             throw TensorError.invalidArgument(op: op, detail: "rows must lie in 0..<\(tokens)")
         }
-        if R == 0 { return [] }
+        if rows.isEmpty { return [] }
+        return headForward(rows: rows).logits.array
+    }
+
+    /// The final-normed hidden states at `rows` gathered into `[R × hidden]`, the head's
+    /// logits there `[R × vocab]`, and scratch for the head in both directions. Rows are valid.
+    private func headForward(rows: [Int]) -> (head: Projection, h: FloatBuffer, logits: FloatBuffer, scratch: FloatBuffer) {
+        let d = c.hiddenSize, R = rows.count
         let head = headProjection
         let h = FloatBuffer(R * d)
         for (i, r) in rows.enumerated() { (h.pointer + i * d).update(from: hiddenBuf.pointer + r * d, count: d) }
-        var out = [Float](repeating: 0, count: R * V)
-        let hs = FloatBuffer(max(head.scratchCount(tokens: R), 1))
-        out.withUnsafeMutableBufferPointer { head.apply(h.pointer, tokens: R, $0.baseAddress!, scratch: hs.pointer) }
-        return out
+        let logits = FloatBuffer(R * c.vocabSize)
+        let hs = FloatBuffer(max(head.scratchCount(tokens: R), head.transposedScratchCount(), 1))
+        head.apply(h.pointer, tokens: R, logits.pointer, scratch: hs.pointer)
+        return (head, h, logits, hs)
     }
 
     /// Every layer's output (the residual stream after layer `l`, before the final norm for
