@@ -43,7 +43,7 @@ extension Compressor {
     /// checkpoints in the middle of training).
     public func saveAdapter(to dir: String, modelName: String, dtype: SafetensorsDType = .F32) throws {
         guard settings.method.isTrainable else {
-            throw CompressionError.invalidOption(option: "--method tokens", detail: "has no adapter to save")
+            throw CompressionError.invalidOption(option: "method", detail: "tokens has no adapter to save")
         }
         switch dtype {
         case .F32: break
@@ -56,13 +56,13 @@ extension Compressor {
                 let r = p.value.data.map(dtype.rounded)
                 if let i = r.firstIndex(where: { !$0.isFinite }) {
                     throw CompressionError.invalidOption(
-                        option: "--dtype \(dtype)", detail: "\(p.name) holds \(p.value.data[i]), beyond \(dtype)'s range")
+                        option: "dtype", detail: "\(dtype): \(p.name) holds \(p.value.data[i]), beyond \(dtype)'s range")
                 }
                 rounded.append(try Tensor(shape: p.shape, data: r))
             }
             for (p, r) in zip(params, rounded) { try p.assign(r) }
         default:
-            throw CompressionError.invalidOption(option: "--dtype \(dtype)", detail: "adapters are written as F32, F16 or BF16")
+            throw CompressionError.invalidOption(option: "dtype", detail: "\(dtype): adapters are written as F32, F16 or BF16")
         }
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         var tensors: [String: Tensor] = [:]
@@ -144,28 +144,6 @@ extension Compressor {
                 throw CompressionError.invalidFile(file: path, detail: "tensor \(p.name) holds non-finite values")
             }
             try p.assign(t)
-        }
-    }
-}
-
-/// Atomic file replacement: write a temporary file in the same directory, flush, rename.
-public enum AtomicFile {
-    public static func write(_ data: Data, to path: String) throws {
-        let url = URL(fileURLWithPath: path)
-        let tmp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
-        do {
-            try data.write(to: tmp)
-            let fd = open(tmp.path, O_RDONLY)
-            if fd >= 0 { fsync(fd); close(fd) }
-            if rename(tmp.path, path) != 0 {
-                throw CompressionError.invalidFile(file: path, detail: "cannot rename the temporary file into place (errno \(errno))")
-            }
-        } catch let e as CompressionError {
-            try? FileManager.default.removeItem(at: tmp)
-            throw e
-        } catch {
-            try? FileManager.default.removeItem(at: tmp)
-            throw CompressionError.invalidFile(file: path, detail: "cannot write (\(error.localizedDescription))")
         }
     }
 }

@@ -77,8 +77,6 @@ public struct CompressedMemory: Sendable, Equatable {
         return m
     }
 
-    /// The memory as a prefix cache for the decoder (KV methods).
-    public var prefix: PrefixKV { PrefixKV(keys: keys, values: values, count: method.usesKV ? carriers : 0) }
 
     static let format = "sac-compressed-memory"
 
@@ -245,5 +243,17 @@ public enum Identity {
         hash(m.layers[0].inputLayernorm, into: &h)
         let c = m.config
         return "llama-L\(c.numLayers)-d\(c.hiddenSize)-v\(c.vocabSize)-\(String(h, radix: 16))"
+    }
+}
+
+/// A KV method's memory is its carriers' keys and values (`KVRows`): the decoder's cache
+/// appends them and a training pass reads them as its prefix, where they stand. Methods whose
+/// memory is a sequence of embeddings (ICAE) hold no rows.
+extension CompressedMemory: KVRows {
+    public var layers: Int { keys.count }
+    public var count: Int { method.usesKV ? carriers : 0 }
+
+    public func withRows<R>(layer l: Int, _ body: (UnsafeBufferPointer<Float>, UnsafeBufferPointer<Float>) throws -> R) rethrows -> R {
+        try keys[l].withUnsafeBufferPointer { k in try values[l].withUnsafeBufferPointer { v in try body(k, v) } }
     }
 }

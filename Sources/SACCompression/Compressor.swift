@@ -172,7 +172,7 @@ public final class Compressor {
     public func compress(_ ids: [Int32], anchorIndices: [[Int]]? = nil) throws -> CompressedMemory {
         try checkIds(ids, what: "context")
         let plans = try settings.plan(tokens: ids.count, anchorIndices: anchorIndices)
-        let c = model.config, L = c.numLayers, kv = c.numKVHeads * c.headDim, d = c.hiddenSize
+        let c = model.config, L = c.numLayers, kv = c.kvDim, d = c.hiddenSize
         if settings.method == .tokens { return try compressAsTokens(ids, plans) }
         var keys = [[Float]](repeating: [], count: L), values = keys
         var embeddings: [Float] = []
@@ -223,7 +223,7 @@ public final class Compressor {
             method: .tokens, ratio: settings.ratio, contextTokens: contextTokens, carriers: text.count,
             decoderStart: Int32(text.count), carrierPositions: (0..<text.count).map { Int32($0) },
             keys: layers.map(\.keys), values: layers.map(\.values), embeddings: [], lmToken: nil,
-            model: modelIdentity, adapter: adapter, kvDim: c.numKVHeads * c.headDim, hidden: c.hiddenSize)
+            model: modelIdentity, adapter: adapter, kvDim: c.kvDim, hidden: c.hiddenSize)
     }
 }
 

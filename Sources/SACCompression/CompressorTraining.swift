@@ -1,3 +1,4 @@
+import Foundation
 import SACModel
 import SACTensor
 
@@ -52,6 +53,36 @@ public struct DecoderLoss: Sendable {
     public var distilledRows = 0
 }
 
+/// The stages of `Compressor.loss`, in order: what `sac bench train --breakdown` times.
+public enum LossStage: String, Sendable, CaseIterable {
+    /// Every chunk through the encoder, the carriers' K/V (or hidden states) gathered.
+    case encode
+    /// The frozen decoder reading the memory and the decoder sequence; the losses at its rows.
+    case decoderForward
+    /// Back through the decoder into the soft token and the memory.
+    case decoderBackward
+    /// Back through the encoder, last chunk first (earlier chunks encoded again), into LoRA
+    /// and the anchor or memory embeddings.
+    case encoderBackward
+}
+
+/// A compressed context as the training step holds it: per-layer K/V of the carriers (KV
+/// methods) or their final hidden states (ICAE-style methods), with the chunk plans.
+struct TrainingMemory {
+    var plans: [ChunkPlan]
+    var keys: [[Float]]
+    var values: [[Float]]
+    var embeddings: [Float]
+    var carriers: Int
+}
+
+/// Gradients of the loss at a `TrainingMemory`, summed over the decoder sequences.
+struct MemoryGradients {
+    var keys: [[Float]]
+    var values: [[Float]]
+    var embeddings: [Float]
+}
+
 extension Compressor {
     /// Loss of the frozen decoder reading the compressed `context` and then `decoder`, and,
     /// with `backward`, the gradients of `gradScale · loss sum` accumulated into the
@@ -83,9 +114,13 @@ extension Compressor {
     /// next-token distribution, and the hidden-state error
     /// `(1/L) Σ_l ‖h_l − t_l‖² / (‖t_l‖² + ε)` between the decoder's layer outputs and the
     /// teacher's. The gradient is that of `ceScale · Σ CE + klScale · Σ KL + hiddenScale · Σ error`.
+    ///
+    /// `stageTimes` is told the seconds of each `LossStage` as it ends (decoder stages summed
+    /// over the sequences); stages that do not run (the backward ones without `backward`) are
+    /// not reported.
     public func loss(
         context ids: [Int32], decoders: [(DecoderSequence, Float)], distillation: [Distillation?]?, backward: Bool = true,
-        anchorIndices: [[Int]]? = nil
+        anchorIndices: [[Int]]? = nil, stageTimes: ((LossStage, Double) -> Void)? = nil
     ) throws -> [DecoderLoss] {
         if let distillation {
             guard distillation.count == decoders.count else {
@@ -104,7 +139,7 @@ extension Compressor {
             }
         }
         guard settings.method.isTrainable else {
-            throw CompressionError.invalidOption(option: "--method tokens", detail: "has nothing to train")
+            throw CompressionError.invalidOption(option: "method", detail: "tokens has nothing to train")
         }
         try checkIds(ids, what: "context")
         for (seq, _) in decoders {
@@ -115,78 +150,117 @@ extension Compressor {
             if !seq.ids.isEmpty { try checkIds(seq.ids, what: "decoder input") }
         }
         let plans = try settings.plan(tokens: ids.count, anchorIndices: anchorIndices)
-        let c = model.config, L = c.numLayers, kv = c.numKVHeads * c.headDim, d = c.hiddenSize
-        let usesKV = settings.method.usesKV
+        var clock = StageClock(report: stageTimes)
+        let memory = try encodeMemory(ids, plans, backward: backward)
+        clock.lap(.encode)
+        var gradients = MemoryGradients(
+            keys: [[Float]](repeating: [Float](repeating: 0, count: settings.method.usesKV ? memory.carriers * model.config.kvDim : 0),
+                            count: model.config.numLayers),
+            values: [], embeddings: [Float](repeating: 0, count: settings.method.usesKV ? 0 : memory.carriers * model.config.hiddenSize))
+        gradients.values = gradients.keys
+        var results: [DecoderLoss] = []
+        var anyGradient = false
+        var forwardSeconds = 0.0, backwardSeconds = 0.0
+        for (di, (seq, gradScale)) in decoders.enumerated() {
+            let (result, gotGradient) = try decoderLoss(
+                seq, scale: gradScale, distillation: distillation?[di] ?? nil, memory: memory, contextTokens: ids.count,
+                backward: backward, into: &gradients, forwardSeconds: &forwardSeconds, backwardSeconds: &backwardSeconds)
+            results.append(result)
+            anyGradient = anyGradient || gotGradient
+        }
+        clock.report?(.decoderForward, forwardSeconds)
+        if backward { clock.report?(.decoderBackward, backwardSeconds) }
+        clock.restart()
+        guard backward, anyGradient else { return results }
+        try backwardEncoder(ids, memory, gradients)
+        clock.lap(.encoderBackward)
+        return results
+    }
 
-        // Encode.
-        var keys = [[Float]](repeating: [], count: L), values = keys
-        var memEmbeddings: [Float] = []
+    /// Stage 1: encodes every chunk of `ids` (with `backward`, the last chunk's activations
+    /// are kept for the encoder's backward; earlier chunks are encoded again there) and
+    /// gathers the carriers' K/V or hidden states.
+    func encodeMemory(_ ids: [Int32], _ plans: [ChunkPlan], backward: Bool) throws -> TrainingMemory {
+        let c = model.config, L = c.numLayers, d = c.hiddenSize
+        var m = TrainingMemory(plans: plans, keys: [[Float]](repeating: [], count: L), values: [[Float]](repeating: [], count: L),
+                               embeddings: [], carriers: plans.reduce(0) { $0 + $1.carriers.count })
         for (ci, plan) in plans.enumerated() {
-            // The last chunk's activations serve the backward directly; earlier chunks are
-            // encoded again there.
             try encode(ids, plan, forBackward: backward && ci == plans.count - 1)
-            if usesKV {
-                for l in 0..<L { encoderPass.gatherKV(layer: l, rows: plan.carriers, keys: &keys[l], values: &values[l]) }
+            if settings.method.usesKV {
+                for l in 0..<L { encoderPass.gatherKV(layer: l, rows: plan.carriers, keys: &m.keys[l], values: &m.values[l]) }
             } else {
                 let h = encoderPass.hidden
-                for j in plan.carriers { memEmbeddings.append(contentsOf: h[(j * d)..<((j + 1) * d)]) }
+                for j in plan.carriers { m.embeddings.append(contentsOf: h[(j * d)..<((j + 1) * d)]) }
             }
         }
-        let C = plans.reduce(0) { $0 + $1.carriers.count }
-        let memRows = usesKV ? 0 : C
-        var results: [DecoderLoss] = []
-        // Gradients at the memory, summed over the decoder sequences.
-        var gKeys = [[Float]](repeating: [Float](repeating: 0, count: usesKV ? C * kv : 0), count: L), gValues = gKeys
-        var gMem = [Float](repeating: 0, count: memRows * d)
-        var anyGradient = false
-        for (di, (seq, gradScale)) in decoders.enumerated() {
-            let dist = distillation?[di] ?? nil
-            let soft = seq.soft == .lm ? lmToken! : aeToken!
-            var x = memEmbeddings
-            x.append(contentsOf: soft.value.data)
-            if !seq.ids.isEmpty { x.append(contentsOf: model.embed(seq.ids)) }
-            let start = decoderStart(soft: seq.soft, contextTokens: ids.count, carriers: C)
-            var positions = (0..<memRows).map { Int32($0) }
-            positions.append(contentsOf: (0...seq.ids.count).map { start + Int32($0) })
-            let prefix = usesKV ? PrefixKV(keys: keys, values: values, count: C) : nil
-            try decoderPass.forward(
-                embeddings: x, positions: positions, mask: .causal(prefix: usesKV ? C : 0), prefix: prefix, lora: nil)
-            var rows: [Int] = [], targets: [Int32] = []
-            for (i, t) in seq.targets.enumerated() where dist != nil || t != CrossEntropy.defaultIgnoreIndex {
-                rows.append(memRows + i)
-                targets.append(t)
-            }
-            let out = try decoderPass.outputLoss(
-                rows: rows, targets: targets, ceScale: gradScale, teacherLogits: dist?.teacher.logits, klScale: dist?.klScale ?? 0)
-            var result = DecoderLoss(lossSum: out.ceSum, count: out.ceCount, klSum: out.klSum)
-            var dLayers: [[Float]]? = nil
-            if let dist {
-                result.distilledRows = rows.count
-                let h = try decoderPass.hiddenError(rows: rows, teacher: dist.teacher.layerOutputs, scale: dist.hiddenScale,
-                                                    gradient: backward)
-                result.hiddenSum = h.sum
-                dLayers = h.gradient
-            }
-            results.append(result)
-            guard backward, out.ceCount > 0 || dist != nil else { continue }
-            anyGradient = true
-            // Back through the decoder into the soft token and the memory.
-            let g = try decoderPass.backward(dHidden: out.dHidden, dLayerOutputs: dLayers)
-            soft.withMutableGrad { sg in
-                for e in 0..<d { sg[e] += g.embeddings[memRows * d + e] }
-            }
-            if usesKV {
-                for l in 0..<L {
-                    for i in 0..<(C * kv) { gKeys[l][i] += g.prefixKeys[l][i]; gValues[l][i] += g.prefixValues[l][i] }
-                }
-            } else {
-                for i in 0..<(memRows * d) { gMem[i] += g.embeddings[i] }
-            }
-        }
-        guard backward, anyGradient else { return results }
+        return m
+    }
 
-        // Back through the encoder, last chunk first (its activations are still there).
-        var offset = C
+    /// Stages 2 and 3 for one decoder sequence: the frozen decoder reads `memory`, the soft
+    /// token and `seq.ids`; the cross-entropy (scaled by `scale`) and the distillation terms
+    /// are taken at its rows; with `backward`, the gradient flows back through the decoder
+    /// into the soft token and is added to `gradients`. Returns the losses and whether any
+    /// gradient flowed.
+    func decoderLoss(
+        _ seq: DecoderSequence, scale gradScale: Float, distillation dist: Distillation?, memory: TrainingMemory,
+        contextTokens: Int, backward: Bool, into gradients: inout MemoryGradients,
+        forwardSeconds: inout Double, backwardSeconds: inout Double
+    ) throws -> (DecoderLoss, Bool) {
+        let L = model.config.numLayers, d = model.config.hiddenSize, kv = model.config.kvDim
+        let usesKV = settings.method.usesKV, C = memory.carriers
+        let memRows = usesKV ? 0 : C
+        var t = DispatchTime.now().uptimeNanoseconds
+        let soft = seq.soft == .lm ? lmToken! : aeToken!
+        var x = memory.embeddings
+        x.append(contentsOf: soft.value.data)
+        if !seq.ids.isEmpty { x.append(contentsOf: model.embed(seq.ids)) }
+        let start = decoderStart(soft: seq.soft, contextTokens: contextTokens, carriers: C)
+        var positions = (0..<memRows).map { Int32($0) }
+        positions.append(contentsOf: (0...seq.ids.count).map { start + Int32($0) })
+        let prefix = usesKV ? PrefixKV(keys: memory.keys, values: memory.values, count: C) : nil
+        try decoderPass.forward(
+            embeddings: x, positions: positions, mask: .causal(prefix: usesKV ? C : 0), prefix: prefix, lora: nil)
+        var rows: [Int] = [], targets: [Int32] = []
+        for (i, target) in seq.targets.enumerated() where dist != nil || target != CrossEntropy.defaultIgnoreIndex {
+            rows.append(memRows + i)
+            targets.append(target)
+        }
+        let out = try decoderPass.outputLoss(
+            rows: rows, targets: targets, ceScale: gradScale, teacherLogits: dist?.teacher.logits, klScale: dist?.klScale ?? 0)
+        var result = DecoderLoss(lossSum: out.ceSum, count: out.ceCount, klSum: out.klSum)
+        var dLayers: [[Float]]? = nil
+        if let dist {
+            result.distilledRows = rows.count
+            let h = try decoderPass.hiddenError(rows: rows, teacher: dist.teacher.layerOutputs, scale: dist.hiddenScale,
+                                                gradient: backward)
+            result.hiddenSum = h.sum
+            dLayers = h.gradient
+        }
+        forwardSeconds += Double(DispatchTime.now().uptimeNanoseconds - t) / 1e9
+        guard backward, out.ceCount > 0 || dist != nil else { return (result, false) }
+        t = DispatchTime.now().uptimeNanoseconds
+        let g = try decoderPass.backward(dHidden: out.dHidden, dLayerOutputs: dLayers)
+        soft.withMutableGrad { sg in
+            for e in 0..<d { sg[e] += g.embeddings[memRows * d + e] }
+        }
+        if usesKV {
+            for l in 0..<L {
+                for i in 0..<(C * kv) { gradients.keys[l][i] += g.prefixKeys[l][i]; gradients.values[l][i] += g.prefixValues[l][i] }
+            }
+        } else {
+            for i in 0..<(memRows * d) { gradients.embeddings[i] += g.embeddings[i] }
+        }
+        backwardSeconds += Double(DispatchTime.now().uptimeNanoseconds - t) / 1e9
+        return (result, true)
+    }
+
+    /// Stage 4: the memory's gradients back through the encoder, last chunk first (its
+    /// activations are still there; earlier chunks are encoded again), into the LoRA weights
+    /// and the anchor or memory embeddings.
+    func backwardEncoder(_ ids: [Int32], _ memory: TrainingMemory, _ gradients: MemoryGradients) throws {
+        let c = model.config, L = c.numLayers, d = c.hiddenSize, kv = c.kvDim
+        let plans = memory.plans
+        var offset = memory.carriers
         for (ci, plan) in plans.enumerated().reversed() {
             let n = plan.carriers.count, T = plan.sequenceLength
             offset -= n
@@ -194,13 +268,13 @@ extension Compressor {
                 try encode(ids, plan, forBackward: true)
             }
             let e: PassGradients
-            if usesKV {
+            if settings.method.usesKV {
                 var dK = [[Float]](repeating: [Float](repeating: 0, count: T * kv), count: L), dV = dK
                 for l in 0..<L {
                     for (i, j) in plan.carriers.enumerated() {
                         for q in 0..<kv {
-                            dK[l][j * kv + q] = gKeys[l][(offset + i) * kv + q]
-                            dV[l][j * kv + q] = gValues[l][(offset + i) * kv + q]
+                            dK[l][j * kv + q] = gradients.keys[l][(offset + i) * kv + q]
+                            dV[l][j * kv + q] = gradients.values[l][(offset + i) * kv + q]
                         }
                     }
                 }
@@ -208,7 +282,7 @@ extension Compressor {
             } else {
                 var dH = [Float](repeating: 0, count: T * d)
                 for (i, j) in plan.carriers.enumerated() {
-                    for q in 0..<d { dH[j * d + q] = gMem[(offset + i) * d + q] }
+                    for q in 0..<d { dH[j * d + q] = gradients.embeddings[(offset + i) * d + q] }
                 }
                 e = try encoderPass.backward(dHidden: dH)
             }
@@ -230,6 +304,22 @@ extension Compressor {
                 }
             }
         }
-        return results
     }
+}
+
+/// Times the stages of one `Compressor.loss` call for its `stageTimes` hook.
+struct StageClock {
+    let report: ((LossStage, Double) -> Void)?
+    private var start = DispatchTime.now().uptimeNanoseconds
+
+    init(report: ((LossStage, Double) -> Void)?) { self.report = report }
+
+    /// Reports the seconds since the last lap as `stage`, and starts the next.
+    mutating func lap(_ stage: LossStage) {
+        let now = DispatchTime.now().uptimeNanoseconds
+        report?(stage, Double(now - start) / 1e9)
+        start = now
+    }
+
+    mutating func restart() { start = DispatchTime.now().uptimeNanoseconds }
 }

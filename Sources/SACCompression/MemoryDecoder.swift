@@ -12,6 +12,8 @@ public struct AnswerResult: Sendable {
     public var decodeSeconds: Double
     /// Tokens read in the prefill.
     public var promptTokens: Int
+    /// Why generation ended.
+    public var finish: FinishReason
 }
 
 /// The frozen decoder: the base model, adapters off, reading a compressed memory as a prefix
@@ -27,35 +29,64 @@ public struct MemoryDecoder: Sendable {
         modelIdentity = Identity.model(model)
     }
 
-    /// Greedy answer to `question` (token ids, e.g. `QAPrompt.question`) from `memory`.
+    /// Greedy (or `sampler`'s) answer to `question` (token ids, e.g. `QAPrompt.question`)
+    /// from `memory`.
     ///
     /// - Parameters:
     ///   - maxTokens: generation limit.
-    ///   - stopTokens: ids that end the answer (EOS).
+    ///   - stopTokens: ids that end the answer (`QAPrompt.stopTokens`).
     ///   - file: the memory's name in error messages.
     ///   - onToken: called with each generated id as it comes.
     /// - Throws: `CompressionError.identityMismatch` when the memory is from another model,
     ///   `emptyInput` for an empty question.
     public func answer(
-        memory: CompressedMemory, question: [Int32], maxTokens: Int, stopTokens: Set<Int32>, file: String = "memory",
-        onToken: ((Int32) -> Void)? = nil
+        memory: CompressedMemory, question: [Int32], maxTokens: Int, stopTokens: Set<Int32>, sampler: Sampler = .greedy,
+        file: String = "memory", onToken: ((Int32) -> Void)? = nil
     ) throws -> AnswerResult {
-        try memory.checkModel(modelIdentity, file: file)
         guard !question.isEmpty else { throw CompressionError.emptyInput(what: "question") }
-        let c = model.config, d = c.hiddenSize
-        guard memory.hidden == d, memory.kvDim == c.numKVHeads * c.headDim,
-              !memory.method.usesKV || memory.keys.count == c.numLayers else {
-            throw CompressionError.identityMismatch(
-                file: file, field: "shape", expected: "\(c.numLayers) layers, kv \(c.numKVHeads * c.headDim), hidden \(d)",
-                found: "\(memory.keys.count) layers, kv \(memory.kvDim), hidden \(memory.hidden)")
-        }
-        if let bad = question.first(where: { $0 < 0 || Int($0) >= c.vocabSize }) {
+        return try generate(memory: memory, tokens: question, maxTokens: maxTokens, stopTokens: stopTokens, sampler: sampler,
+                            file: file) { onToken?($0); return true }
+    }
+
+    /// Reads `memory` (if any; its model and shape are checked) and then `tokens`, and
+    /// generates with the one decode loop (`LlamaModel.decode`): the path of answers, of the
+    /// server's chat over a memory, and (without a memory) of the full-context reference.
+    ///
+    /// - Parameter onToken: each generated id as it comes; returning false stops the run.
+    /// - Throws: `CompressionError.identityMismatch` for a memory of another model or shape,
+    ///   `invalidOption` for a token id outside the vocabulary.
+    public func generate(
+        memory: CompressedMemory?, tokens: [Int32], maxTokens: Int, stopTokens: Set<Int32>, sampler: Sampler = .greedy,
+        file: String = "memory", onToken: (Int32) -> Bool = { _ in true }
+    ) throws -> AnswerResult {
+        let c = model.config
+        if let memory { try check(memory, file: file) }
+        if let bad = tokens.first(where: { $0 < 0 || Int($0) >= c.vocabSize }) {
             throw CompressionError.invalidOption(option: "question", detail: "token id \(bad) outside the vocabulary")
         }
         let t0 = Date()
-        let cache = model.makeCache(capacity: memory.carriers + question.count + maxTokens + 2)
-        let (logits, promptTokens) = try prefill(memory: memory, tokens: question, cache: cache)
-        return try greedy(logits, cache, maxTokens, stopTokens, onToken, started: t0, promptTokens: promptTokens)
+        let cache = model.makeCache(capacity: (memory?.carriers ?? 0) + tokens.count + maxTokens + 2)
+        let prefilled = try memory.map { try prefill(memory: $0, tokens: tokens, cache: cache) }
+        let logits = try prefilled?.logits ?? model.forward(tokens, cache: cache, logits: .last)
+        let promptTokens = prefilled?.promptTokens ?? tokens.count
+        let prefillSeconds = Date().timeIntervalSince(t0)
+        let d = try model.decode(
+            from: logits, cache: cache, maxTokens: maxTokens, sampler: sampler, stopTokens: stopTokens, onToken: onToken)
+        return AnswerResult(
+            ids: d.tokens, prefillSeconds: prefillSeconds, decodeSeconds: d.seconds, promptTokens: promptTokens,
+            finish: d.finish)
+    }
+
+    /// Throws unless `memory` is from this decoder's model and has its shape.
+    public func check(_ memory: CompressedMemory, file: String = "memory") throws {
+        try memory.checkModel(modelIdentity, file: file)
+        let c = model.config, d = c.hiddenSize
+        guard memory.hidden == d, memory.kvDim == c.kvDim,
+              !memory.method.usesKV || memory.keys.count == c.numLayers else {
+            throw CompressionError.identityMismatch(
+                file: file, field: "shape", expected: "\(c.numLayers) layers, kv \(c.kvDim), hidden \(d)",
+                found: "\(memory.keys.count) layers, kv \(memory.kvDim), hidden \(memory.hidden)")
+        }
     }
 
     /// Reads `memory` and then `tokens` into `cache` (empty, with room for
@@ -63,12 +94,12 @@ public struct MemoryDecoder: Sendable {
     /// position rules: the memory's K/V as a prefix (or, for ICAE, its embeddings at positions
     /// 0..<carriers), `[LM]` at `memory.decoderStart`, the tokens after it. Returns the last
     /// position's logits and the number of positions read after the KV prefix. The memory's
-    /// model and shape must have been checked (`answer` does).
+    /// model and shape must have been checked (`generate` does).
     public func prefill(memory: CompressedMemory, tokens: [Int32], cache: KVCache) throws -> (logits: [Float], promptTokens: Int) {
         var x: [Float] = []
         var positions: [Int32] = []
         if memory.method.usesKV {
-            try cache.append(keys: memory.keys, values: memory.values, count: memory.carriers)
+            try cache.append(memory)
         } else {
             x = memory.embeddings
             positions = (0..<memory.carriers).map { Int32($0) }
@@ -81,36 +112,11 @@ public struct MemoryDecoder: Sendable {
         return (logits, positions.count)
     }
 
-    /// Greedy generation after a prefill that produced `logits` (timed from `started`).
-    private func greedy(
-        _ first: [Float], _ cache: KVCache, _ maxTokens: Int, _ stopTokens: Set<Int32>, _ onToken: ((Int32) -> Void)?,
-        started t0: Date, promptTokens: Int
-    ) throws -> AnswerResult {
-        let t1 = Date()
-        var logits = first
-        var out: [Int32] = []
-        while out.count < maxTokens {
-            let next = Sampler.argmax(logits)
-            if stopTokens.contains(next) { break }
-            out.append(next)
-            onToken?(next)
-            if out.count == maxTokens { break }
-            logits = try model.forward([next], cache: cache, logits: .last)
-        }
-        return AnswerResult(
-            ids: out, prefillSeconds: t1.timeIntervalSince(t0), decodeSeconds: Date().timeIntervalSince(t1),
-            promptTokens: promptTokens)
-    }
-
     /// Greedy answer from the whole context read as plain text by the base model (the
     /// uncompressed reference for timing): `context` then `question`, positions 0, 1, ….
     public func answerFromContext(
         context: [Int32], question: [Int32], maxTokens: Int, stopTokens: Set<Int32>
     ) throws -> AnswerResult {
-        let t0 = Date()
-        let ids = context + question
-        let cache = model.makeCache(capacity: ids.count + maxTokens + 1)
-        let logits = try model.forward(ids, cache: cache, logits: .last)
-        return try greedy(logits, cache, maxTokens, stopTokens, nil, started: t0, promptTokens: ids.count)
+        try generate(memory: nil, tokens: context + question, maxTokens: maxTokens, stopTokens: stopTokens)
     }
 }

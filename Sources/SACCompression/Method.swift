@@ -50,7 +50,8 @@ public enum EncoderAttention: String, Codable, CaseIterable, Sendable {
 
 /// Errors in choosing or combining compression options, and in memories and adapters.
 public enum CompressionError: Error, CustomStringConvertible, Equatable {
-    /// An option that does not apply to the method, or an invalid value.
+    /// A setting (named by its `CompressorSettings` field, or the input it concerns) that does
+    /// not apply to the method, or an invalid value. The command line maps names to its flags.
     case invalidOption(option: String, detail: String)
     /// An empty context or question.
     case emptyInput(what: String)
@@ -63,10 +64,10 @@ public enum CompressionError: Error, CustomStringConvertible, Equatable {
 
     public var description: String {
         switch self {
-        case .invalidOption(let o, let d): return "invalid option \(o): \(d)"
+        case .invalidOption(let o, let d): return "invalid setting \(o): \(d)"
         case .emptyInput(let w): return "empty \(w): expected at least one token"
         case .contextTooLong(let n, let limit):
-            return "context has \(n) tokens, more than the limit of \(limit) (raise it with --max-context-tokens)"
+            return "context has \(n) tokens, more than the limit of \(limit) (maxContextTokens)"
         case .identityMismatch(let f, let field, let e, let found):
             return "\(f): \(field) does not match: expected \(e), found \(found)"
         case .invalidFile(let f, let d): return "\(f): \(d)"
@@ -122,17 +123,17 @@ public struct CompressorSettings: Codable, Sendable, Equatable {
         func reject(_ option: String, _ given: Bool, unless allowed: Bool) throws {
             if given && !allowed {
                 throw CompressionError.invalidOption(
-                    option: option, detail: "does not apply to --method \(method.rawValue)")
+                    option: option, detail: "does not apply to method \(method.rawValue)")
             }
         }
-        try reject("--anchors", anchors != nil, unless: method == .sac || method == .tokens)
-        try reject("--anchor-embedding", anchorEmbedding != nil, unless: method == .sac)
-        try reject("--attention", attention != nil, unless: method == .sac)
-        try reject("--ratio", ratio != nil, unless: method != .full)
-        try reject("--memory-per-chunk-length", memoryPerChunkLength != nil, unless: method.appendsMemoryTokens)
-        try reject("LoRA options", lora != nil, unless: method.isTrainable)
+        try reject("anchors", anchors != nil, unless: method == .sac || method == .tokens)
+        try reject("anchorEmbedding", anchorEmbedding != nil, unless: method == .sac)
+        try reject("attention", attention != nil, unless: method == .sac)
+        try reject("ratio", ratio != nil, unless: method != .full)
+        try reject("memoryPerChunkLength", memoryPerChunkLength != nil, unless: method.appendsMemoryTokens)
+        try reject("lora", lora != nil, unless: method.isTrainable)
         if method != .full && ratio == nil {
-            throw CompressionError.invalidOption(option: "--ratio", detail: "required for --method \(method.rawValue)")
+            throw CompressionError.invalidOption(option: "ratio", detail: "required for method \(method.rawValue)")
         }
         let s = CompressorSettings(
             method: method, ratio: ratio ?? 1, chunkSize: chunkSize ?? 510, anchors: anchors ?? .uniform,
@@ -146,17 +147,17 @@ public struct CompressorSettings: Codable, Sendable, Equatable {
     /// Checks the values: ratio ≥ 2 (except `full`), chunk size ≥ 2 and ≥ ratio, a valid LoRA.
     public func validate() throws {
         if method != .full {
-            guard ratio >= 2 else { throw CompressionError.invalidOption(option: "--ratio", detail: "\(ratio), expected an integer ≥ 2") }
+            guard ratio >= 2 else { throw CompressionError.invalidOption(option: "ratio", detail: "\(ratio), expected an integer ≥ 2") }
             guard chunkSize >= ratio else {
-                throw CompressionError.invalidOption(option: "--chunk-size", detail: "\(chunkSize) is smaller than the ratio \(ratio)")
+                throw CompressionError.invalidOption(option: "chunkSize", detail: "\(chunkSize) is smaller than the ratio \(ratio)")
             }
         }
-        guard chunkSize >= 2 else { throw CompressionError.invalidOption(option: "--chunk-size", detail: "\(chunkSize), expected ≥ 2") }
+        guard chunkSize >= 2 else { throw CompressionError.invalidOption(option: "chunkSize", detail: "\(chunkSize), expected ≥ 2") }
         guard maxContextTokens >= 1 else {
-            throw CompressionError.invalidOption(option: "--max-context-tokens", detail: "\(maxContextTokens), expected ≥ 1")
+            throw CompressionError.invalidOption(option: "maxContextTokens", detail: "\(maxContextTokens), expected ≥ 1")
         }
         if let lora {
-            do { try lora.validate() } catch { throw CompressionError.invalidOption(option: "LoRA", detail: "\(error)") }
+            do { try lora.validate() } catch { throw CompressionError.invalidOption(option: "lora", detail: "\(error)") }
         }
     }
 

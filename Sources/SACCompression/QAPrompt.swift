@@ -5,6 +5,10 @@ public struct QAPrompt: Sendable {
     public let tokenizer: Tokenizer
     public let bos: Int32
     public let eos: Int32
+    /// The ids that end an answer: the template's EOS, the tokenizer's and the model's
+    /// (`Tokenizer.stopTokens(config:)`). Every path that answers from this prompt stops on
+    /// these.
+    public let stopTokens: Set<Int32>
 
     /// Uses the tokenizer's BOS/EOS, else the model config's. Throws when neither knows them.
     public init(tokenizer: Tokenizer, config: LlamaConfig) throws {
@@ -14,6 +18,7 @@ public struct QAPrompt: Sendable {
         }
         bos = Int32(b)
         eos = Int32(e)
+        stopTokens = tokenizer.stopTokens(config: config).union([eos])
     }
 
     /// Encoder input: [BOS] + tok("### Context:\n") + tok(context).

@@ -85,7 +85,7 @@ public final class Teacher {
             let start = comp.decoderStart(soft: seq.soft, contextTokens: ids.count, carriers: C)
             try pass.forward(
                 embeddings: x, positions: (0..<R).map { start + Int32($0) }, mask: .causal(prefix: C),
-                prefix: PrefixKV(keys: memory.keys, values: memory.values, count: C))
+                prefix: memory)
             rows = Array(0..<R)
         }
         return TeacherTargets(logits: try pass.logits(rows: rows), layerOutputs: try pass.layerOutputs(rows: rows), rows: R)

@@ -11,6 +11,8 @@ public enum DataError: Error, CustomStringConvertible {
     case notUTF8(file: String, offset: Int?)
     /// The file is not the JSON structure expected.
     case badJSON(file: String, expected: String)
+    /// No reader takes a file of this name (`DataFile.kind(of:)`).
+    case unsupportedFile(file: String, expected: String)
 
     public var description: String {
         switch self {
@@ -19,6 +21,7 @@ public enum DataError: Error, CustomStringConvertible {
         case let .notUTF8(file, offset):
             return "\(file): not valid UTF-8" + (offset.map { " (first bad byte at offset \($0))" } ?? "")
         case let .badJSON(file, expected): return "\(file): expected \(expected)"
+        case let .unsupportedFile(file, expected): return "\(file): unsupported data file (expected \(expected))"
         }
     }
 }

@@ -27,8 +27,8 @@ public struct Evaluator {
     public let prompt: QAPrompt
     /// Generation limit per answer.
     public var maxNewTokens: Int
-    /// Ids that end an answer: the template's EOS, the tokenizer's and the model's.
-    public let stopTokens: Set<Int32>
+    /// Ids that end an answer (`QAPrompt.stopTokens`).
+    public var stopTokens: Set<Int32> { prompt.stopTokens }
     /// Contexts compressed by the last `evaluate` (one per distinct context used).
     public private(set) var compressions = 0
     /// The no-context reference: the frozen model reads BOS and the question only
@@ -43,10 +43,6 @@ public struct Evaluator {
         decoder = MemoryDecoder(model: compressor.model)
         self.prompt = prompt
         self.maxNewTokens = maxNewTokens
-        var stops: Set<Int32> = [prompt.eos]
-        if let e = prompt.tokenizer.eosTokenId { stops.insert(Int32(e)) }
-        if let e = compressor.model.config.eosTokenId { stops.insert(Int32(e)) }
-        stopTokens = stops
     }
 
     /// Scores of the data set `data` (at most `limit` questions): metrics in percent, the

@@ -1,4 +1,5 @@
 import Foundation
+import SACModel
 
 /// Why a report could not be written.
 public enum ReportError: Error, CustomStringConvertible {
@@ -81,17 +82,12 @@ public struct EvaluationReport: Codable, Sendable, Equatable {
     }
 
     static func writeAtomically(_ data: Data, to url: URL) throws(ReportError) {
-        let dir = url.deletingLastPathComponent()
-        let tmp = dir.appendingPathComponent(".\(url.lastPathComponent).tmp-\(UUID().uuidString)")
         do {
-            try data.write(to: tmp)
+            try AtomicFile.write(data, to: url.path)
+        } catch let ModelError.unwritable(_, reason) {
+            throw .write(file: url.path, reason: reason)
         } catch {
-            throw .write(file: url.path, reason: error.localizedDescription)
-        }
-        guard rename(tmp.path, url.path) == 0 else {
-            let reason = String(cString: strerror(errno))
-            try? FileManager.default.removeItem(at: tmp)
-            throw .write(file: url.path, reason: "rename failed: \(reason)")
+            throw .write(file: url.path, reason: "\(error)")
         }
     }
 }

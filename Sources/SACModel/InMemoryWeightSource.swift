@@ -16,7 +16,7 @@ public final class InMemoryWeightSource: WeightSource, @unchecked Sendable {
     /// norm gains near 1), reproducible from `seed`.
     public convenience init(randomWith config: LlamaConfig, seed: UInt64, std: Float = 0.1, embeddingStd: Float = 1) {
         var rng = SplitMix64(seed: seed)
-        let d = config.hiddenSize, q = config.numHeads * config.headDim, kv = config.numKVHeads * config.headDim
+        let d = config.hiddenSize, q = config.numHeads * config.headDim, kv = config.kvDim
         let f = config.intermediateSize
         var t: [String: Tensor] = [:]
         func normal(_ shape: [Int]) -> Tensor { Tensor(randomNormal: shape, std: std, using: &rng) }

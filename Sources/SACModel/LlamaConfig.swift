@@ -17,6 +17,8 @@ public struct LlamaConfig: Sendable, Equatable, Codable {
     public var numKVHeads: Int
     /// Size of one attention head (usually `hiddenSize / numHeads`); even, for RoPE.
     public var headDim: Int
+    /// Width of one token's keys (or values) in one layer: `numKVHeads · headDim`.
+    public var kvDim: Int { numKVHeads * headDim }
     /// Epsilon of RMSNorm.
     public var rmsNormEps: Float
     /// RoPE base frequency θ.

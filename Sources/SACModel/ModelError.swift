@@ -4,6 +4,8 @@
 public enum ModelError: Error, CustomStringConvertible, Equatable {
     /// The file could not be opened or read.
     case unreadable(file: String, reason: String)
+    /// The file could not be written (it is left as it was).
+    case unwritable(file: String, reason: String)
     /// A field holds a value of the wrong kind or out of range.
     case invalidField(file: String, field: String, expected: String, found: String)
     /// A required field is absent.
@@ -17,6 +19,8 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
         switch self {
         case .unreadable(let file, let reason):
             return "\(file): cannot read: \(reason)"
+        case .unwritable(let file, let reason):
+            return "\(file): cannot write: \(reason)"
         case .invalidField(let file, let field, let expected, let found):
             return "\(file): field '\(field)': expected \(expected), found \(found)"
         case .missingField(let file, let field):

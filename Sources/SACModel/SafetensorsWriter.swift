@@ -17,7 +17,7 @@ public enum SafetensorsWriter {
     /// contiguously in name order; the header is padded with spaces to a multiple of 8 bytes.
     /// Throws `ModelError.invalidField` for an empty or reserved name, or for a finite value
     /// that the 16-bit dtype cannot hold (F16 overflows above 65504), `ModelError.unsupported`
-    /// for another dtype, and `ModelError.unreadable` when the file cannot be written.
+    /// for another dtype, and `ModelError.unwritable` when the file cannot be written (`AtomicFile`).
     /// `dtypes` overrides `dtype` for the tensors it names (e.g. positions kept in F32 beside F16 data).
     public static func write(
         _ tensors: [String: Tensor], metadata: [String: String]? = nil, dtype: SafetensorsDType = .F32,
@@ -67,45 +67,24 @@ public enum SafetensorsWriter {
             }
         }
 
-        let url = URL(fileURLWithPath: path)
-        let dir = url.deletingLastPathComponent().path
-        let tmp = dir + "/." + url.lastPathComponent + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0o644)
-        guard fd >= 0 else { throw ModelError.unreadable(file: path, reason: "cannot create \(tmp): \(String(cString: strerror(errno)))") }
-        var ok = false
-        defer {
-            close(fd)
-            if !ok { unlink(tmp) }
-        }
-        func put(_ p: UnsafeRawBufferPointer) throws {
-            var done = 0
-            while done < p.count {
-                let r = Glibc_write(fd, p.baseAddress! + done, p.count - done)
-                guard r > 0 else { throw ModelError.unreadable(file: path, reason: "write failed: \(String(cString: strerror(errno)))") }
-                done += r
+        try AtomicFile.write(to: path) { w in
+            var len = UInt64(json.count).littleEndian
+            try withUnsafeBytes(of: &len) { try w.put($0) }
+            try json.withUnsafeBytes { try w.put($0) }
+            for name in names {
+                let t = tensors[name]!
+                if let bits = half[name] {
+                    try bits.withUnsafeBytes { try w.put($0) }
+                } else if t.count > 0 {
+                    #if _endian(big)
+                    let le = t.data.map { $0.bitPattern.littleEndian }
+                    try le.withUnsafeBytes { try w.put($0) }
+                    #else
+                    try t.data.withUnsafeBytes { try w.put($0) }
+                    #endif
+                }
             }
         }
-        var len = UInt64(json.count).littleEndian
-        try withUnsafeBytes(of: &len) { try put($0) }
-        try json.withUnsafeBytes { try put($0) }
-        for name in names {
-            let t = tensors[name]!
-            if let bits = half[name] {
-                try bits.withUnsafeBytes { try put($0) }
-            } else if t.count > 0 {
-                #if _endian(big)
-                let le = t.data.map { $0.bitPattern.littleEndian }
-                try le.withUnsafeBytes { try put($0) }
-                #else
-                try t.data.withUnsafeBytes { try put($0) }
-                #endif
-            }
-        }
-        guard fsync(fd) == 0 else { throw ModelError.unreadable(file: path, reason: "fsync failed: \(String(cString: strerror(errno)))") }
-        guard rename(tmp, path) == 0 else {
-            throw ModelError.unreadable(file: path, reason: "rename failed: \(String(cString: strerror(errno)))")
-        }
-        ok = true
     }
 }
 
@@ -121,9 +100,4 @@ extension SafetensorsDType {
         default: .nan
         }
     }
-}
-
-@inline(__always)
-private func Glibc_write(_ fd: Int32, _ p: UnsafeRawPointer, _ n: Int) -> Int {
-    write(fd, p, n)
 }

@@ -28,7 +28,8 @@ final class Engine: @unchecked Sendable {
     let defaultRatio: Int
     /// The model's display name (`GET /v1/models`).
     let modelName: String
-    let stopTokens: Set<Int32>
+    /// `QAPrompt.stopTokens`: answers and chat stop on the same ids.
+    var stopTokens: Set<Int32> { prompt.stopTokens }
     let logger: Logger
     let cache: MemoryCache
 
@@ -42,7 +43,7 @@ final class Engine: @unchecked Sendable {
         self.store = store
         modelName = loaded.name
         self.logger = logger
-        guard !adapters.isEmpty else { throw ServerSetupError("no adapter given: pass --adapter DIR") }
+        guard !adapters.isEmpty else { throw ServerSetupError("no adapter given: the server needs at least one compressor directory") }
         var byRatio: [Int: Ingestor] = [:]
         var first: Int?
         for dir in adapters {
@@ -57,10 +58,6 @@ final class Engine: @unchecked Sendable {
         }
         ingestors = byRatio
         defaultRatio = first!
-        var stops: Set<Int32> = [prompt.eos]
-        if let e = loaded.tokenizer.eosTokenId { stops.insert(Int32(e)) }
-        if let e = loaded.model.config.eosTokenId { stops.insert(Int32(e)) }
-        stopTokens = stops
     }
 
     var ratios: [Int] { ingestors.keys.sorted() }
@@ -99,7 +96,7 @@ final class Engine: @unchecked Sendable {
         return Generation(
             text: prompt.text(result.ids), tokens: result.ids.count, promptTokens: result.promptTokens,
             prefillSeconds: result.prefillSeconds, totalSeconds: Date().timeIntervalSince(t0),
-            finishReason: result.ids.count >= maxTokens ? "length" : "stop")
+            finishReason: result.finish == .stop ? "stop" : "length")
     }
 
     /// Chat completion over `messages` (the model's chat template), optionally reading stored
@@ -107,7 +104,7 @@ final class Engine: @unchecked Sendable {
     /// the conversation. Greedy when `temperature` is nil or 0, else seeded sampling.
     func chat(messages: [ChatMessage], contextID: MemoryID?, maxTokens: Int, temperature: Float?, topP: Float, seed: UInt64,
               onStart: () -> Void = {}, onToken: ((String) -> Void)? = nil) throws -> Generation {
-        var sampler: Sampler
+        let sampler: Sampler
         do { sampler = try Sampler(temperature: temperature, topP: topP, seed: seed) } catch {
             throw APIError(.badRequest, "\(error)", field: temperature.map { !($0 >= 0 && $0.isFinite) } == true ? "temperature" : "top_p")
         }
@@ -117,37 +114,26 @@ final class Engine: @unchecked Sendable {
         }
         let ids = tokenizer.encode(templated, addSpecialTokens: false)
         guard !ids.isEmpty else { throw APIError(.badRequest, "messages have no tokens", field: "messages") }
-        let memory = try contextID.map { try load($0).memory }
-        if let memory { try memory.checkModel(decoder.modelIdentity, file: "memory \(contextID!.value)") }
-        try checkLength((memory?.carriers ?? 0) + ids.count + maxTokens + 2, field: "messages")
+        let loadedMemory = try contextID.map { try load($0) }
+        if let m = loadedMemory { try decoder.check(m.memory, file: "memory \(m.record.id)") }
+        try checkLength((loadedMemory?.memory.carriers ?? 0) + ids.count + maxTokens + 2, field: "messages")
         onStart()
         let t0 = Date()
-        let cache = model.makeCache(capacity: (memory?.carriers ?? 0) + ids.count + maxTokens + 2)
-        var logits: [Float]
-        var promptTokens = ids.count
-        if let memory {
-            (logits, promptTokens) = try decoder.prefill(memory: memory, tokens: ids, cache: cache)
-        } else {
-            logits = try model.forward(ids, cache: cache, logits: .last)
-        }
-        let prefill = Date().timeIntervalSince(t0)
-        var out: [Int32] = []
         var stream = StreamingDecoder(tokenizer: tokenizer, skipSpecialTokens: true)
-        var finish = "length"
-        while out.count < maxTokens {
-            let next = sampler.next(logits)
-            if stopTokens.contains(next) { finish = "stop"; break }
-            out.append(next)
-            let piece = stream.append(next)
+        let result = try decoder.generate(
+            memory: loadedMemory?.memory, tokens: ids, maxTokens: maxTokens, stopTokens: stopTokens, sampler: sampler,
+            file: "memory \(loadedMemory?.record.id ?? "")"
+        ) { id in
+            let piece = stream.append(id)
             if !piece.isEmpty { onToken?(piece) }
-            if out.count == maxTokens { break }
-            logits = try model.forward([next], cache: cache, logits: .last)
+            return true
         }
         let tail = stream.finish()
         if !tail.isEmpty { onToken?(tail) }
         return Generation(
-            text: tokenizer.decode(out, skipSpecialTokens: true), tokens: out.count, promptTokens: promptTokens,
-            prefillSeconds: prefill, totalSeconds: Date().timeIntervalSince(t0), finishReason: finish)
+            text: tokenizer.decode(result.ids, skipSpecialTokens: true), tokens: result.ids.count,
+            promptTokens: result.promptTokens, prefillSeconds: result.prefillSeconds, totalSeconds: Date().timeIntervalSince(t0),
+            finishReason: result.finish == .stop ? "stop" : "length")
     }
 
     /// The index row of `id` (so a deleted memory is never served) and its memory, from the

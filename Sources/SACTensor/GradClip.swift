@@ -79,3 +79,36 @@ private func sumOfSquares(_ x: UnsafePointer<Float>, _ range: Range<Int>) -> Dou
     }
     return s
 }
+
+/// Multiplies the gradient of every parameter with `requiresGrad` by `factor`, in place
+/// (SIMD, threaded for large tensors). Frozen parameters are left alone.
+public func scaleGradients(_ params: [Parameter], by factor: Float) {
+    for p in params where p.requiresGrad {
+        p.withMutableGrad { g in
+            guard let base = g.baseAddress else { return }
+            let n = g.count
+            if n < (1 << 15) {
+                scale(base, 0..<n, factor)
+            } else {
+                Parallel.forRanges(n, grain: 1 << 14) { r in scale(base, r, factor) }
+            }
+        }
+    }
+}
+
+/// `x[i] *= factor` over `range`, 16 lanes at a time.
+@inline(__always)
+private func scale(_ x: UnsafeMutablePointer<Float>, _ range: Range<Int>, _ factor: Float) {
+    let f = SIMD16<Float>(repeating: factor)
+    var i = range.lowerBound
+    let end = range.upperBound
+    while i + 16 <= end {
+        let v = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD16<Float>.self)
+        UnsafeMutableRawPointer(x + i).storeBytes(of: v * f, as: SIMD16<Float>.self)
+        i += 16
+    }
+    while i < end {
+        x[i] *= factor
+        i += 1
+    }
+}

@@ -42,27 +42,23 @@ public enum Checkpoint {
         let root = dir(out)
         try fm.createDirectory(atPath: root, withIntermediateDirectories: true)
         let name = String(format: "step-%06d", state.step)
-        let tmp = root + "/.\(name).tmp-\(getpid())"
-        try? fm.removeItem(atPath: tmp)
-        try fm.createDirectory(atPath: tmp, withIntermediateDirectories: true)
-        try compressor.saveAdapter(to: tmp, modelName: modelName)
-        let opt = optimizer.state()
-        var tensors: [String: Tensor] = [:]
-        var steps: [String: Int] = [:]
-        for (n, e) in opt.entries {
-            steps[n] = e.step
-            if e.step > 0 {
-                tensors["m/" + n] = try Tensor(shape: e.shape, data: e.m)
-                tensors["v/" + n] = try Tensor(shape: e.shape, data: e.v)
+        try AtomicFile.replaceDirectory(at: root + "/" + name) { tmp in
+            try compressor.saveAdapter(to: tmp, modelName: modelName)
+            let opt = optimizer.state()
+            var tensors: [String: Tensor] = [:]
+            var steps: [String: Int] = [:]
+            for (n, e) in opt.entries {
+                steps[n] = e.step
+                if e.step > 0 {
+                    tensors["m/" + n] = try Tensor(shape: e.shape, data: e.m)
+                    tensors["v/" + n] = try Tensor(shape: e.shape, data: e.v)
+                }
             }
+            try SafetensorsWriter.write(tensors, metadata: ["format": "sac-optimizer"], to: tmp + "/optimizer.safetensors")
+            var st = state
+            st.optimizerSteps = steps
+            try AtomicFile.write(JSONEncoder.pretty.encode(st), to: tmp + "/trainer_state.json")
         }
-        try SafetensorsWriter.write(tensors, metadata: ["format": "sac-optimizer"], to: tmp + "/optimizer.safetensors")
-        var st = state
-        st.optimizerSteps = steps
-        try AtomicFile.write(JSONEncoder.pretty.encode(st), to: tmp + "/trainer_state.json")
-        let final = root + "/" + name
-        if fm.fileExists(atPath: final) { try fm.removeItem(atPath: final) }
-        try fm.moveItem(atPath: tmp, toPath: final)
         try AtomicFile.write(Data(name.utf8), to: root + "/latest")
         // Prune older checkpoints.
         let all = (try fm.contentsOfDirectory(atPath: root)).filter { $0.hasPrefix("step-") }.sorted()
@@ -77,33 +73,32 @@ public enum Checkpoint {
     public static func exportCompact(out: String, to dest: String, model: LlamaModel) throws {
         let fm = FileManager.default
         guard let path = latest(out: out) else {
-            throw CompressionError.invalidFile(file: out + "/checkpoints/latest", detail: "no checkpoint to export")
+            throw TrainingError.invalidCheckpoint(file: out + "/checkpoints/latest", detail: "no checkpoint to export")
         }
         let state = try readState(path)
         let manifest = try Compressor.readManifest(path)
         let name = URL(fileURLWithPath: path).lastPathComponent
-        let tmp = dest + ".tmp-\(getpid())"
-        try? fm.removeItem(atPath: tmp)
-        let ck = tmp + "/checkpoints/" + name
-        try fm.createDirectory(atPath: ck, withIntermediateDirectories: true)
-        let comp = try Compressor.load(adapter: path, model: model)
-        try comp.saveAdapter(to: ck, modelName: manifest.modelName, dtype: .F16)
-        let opt = try SafetensorsFile(path: path + "/optimizer.safetensors")
-        var moments: [String: Tensor] = [:]
-        for key in opt.tensors.keys { moments[key] = try opt.tensor(key) }
-        try SafetensorsWriter.write(moments, metadata: ["format": "sac-optimizer"], dtype: .BF16, to: ck + "/optimizer.safetensors")
-        try AtomicFile.write(JSONEncoder.pretty.encode(state), to: ck + "/trainer_state.json")
-        try AtomicFile.write(Data(name.utf8), to: tmp + "/checkpoints/latest")
-        if fm.fileExists(atPath: out + "/train_log.jsonl") {
-            try fm.copyItem(atPath: out + "/train_log.jsonl", toPath: tmp + "/train_log.jsonl")
+        try AtomicFile.replaceDirectory(at: dest) { tmp in
+            let ck = tmp + "/checkpoints/" + name
+            try fm.createDirectory(atPath: ck, withIntermediateDirectories: true)
+            let comp = try Compressor.load(adapter: path, model: model)
+            try comp.saveAdapter(to: ck, modelName: manifest.modelName, dtype: .F16)
+            let opt = try SafetensorsFile(path: path + "/optimizer.safetensors")
+            var moments: [String: Tensor] = [:]
+            for key in opt.tensors.keys { moments[key] = try opt.tensor(key) }
+            try SafetensorsWriter.write(
+                moments, metadata: ["format": "sac-optimizer"], dtype: .BF16, to: ck + "/optimizer.safetensors")
+            try AtomicFile.write(JSONEncoder.pretty.encode(state), to: ck + "/trainer_state.json")
+            try AtomicFile.write(Data(name.utf8), to: tmp + "/checkpoints/latest")
+            if fm.fileExists(atPath: out + "/train_log.jsonl") {
+                try fm.copyItem(atPath: out + "/train_log.jsonl", toPath: tmp + "/train_log.jsonl")
+            }
+            if fm.fileExists(atPath: out + "/best/adapter_model.safetensors") {
+                let best = try Compressor.load(adapter: out + "/best", model: model)
+                try best.saveAdapter(to: tmp + "/best", modelName: manifest.modelName, dtype: .F16)
+                if let info = fm.contents(atPath: out + "/best/best.json") { try AtomicFile.write(info, to: tmp + "/best/best.json") }
+            }
         }
-        if fm.fileExists(atPath: out + "/best/adapter_model.safetensors") {
-            let best = try Compressor.load(adapter: out + "/best", model: model)
-            try best.saveAdapter(to: tmp + "/best", modelName: manifest.modelName, dtype: .F16)
-            if let info = fm.contents(atPath: out + "/best/best.json") { try AtomicFile.write(info, to: tmp + "/best/best.json") }
-        }
-        if fm.fileExists(atPath: dest) { try fm.removeItem(atPath: dest) }
-        try fm.moveItem(atPath: tmp, toPath: dest)
     }
 
     /// The newest complete checkpoint's directory, or nil when there is none.
@@ -119,10 +114,10 @@ public enum Checkpoint {
     public static func readState(_ path: String) throws -> TrainerState {
         let file = path + "/trainer_state.json"
         guard let data = FileManager.default.contents(atPath: file) else {
-            throw CompressionError.invalidFile(file: file, detail: "missing")
+            throw TrainingError.invalidCheckpoint(file: file, detail: "missing")
         }
         do { return try JSONDecoder().decode(TrainerState.self, from: data) } catch {
-            throw CompressionError.invalidFile(file: file, detail: "not a valid trainer state (\(error))")
+            throw TrainingError.invalidCheckpoint(file: file, detail: "not a valid trainer state (\(error))")
         }
     }
 
@@ -130,18 +125,18 @@ public enum Checkpoint {
     public static func restore(_ path: String, compressor: Compressor, optimizer: AdamW, state: TrainerState) throws {
         let manifest = try Compressor.readManifest(path)
         guard manifest.settings == compressor.settings else {
-            throw CompressionError.identityMismatch(
+            throw TrainingError.mismatch(
                 file: path, field: "compressor settings", expected: "\(compressor.settings)", found: "\(manifest.settings)")
         }
         try compressor.loadParameters(from: path + "/adapter_model.safetensors")
         guard compressor.adapterIdentity == manifest.adapterIdentity else {
-            throw CompressionError.identityMismatch(
+            throw TrainingError.mismatch(
                 file: path, field: "adapter weights", expected: manifest.adapterIdentity, found: compressor.adapterIdentity)
         }
         let file = path + "/optimizer.safetensors"
         let f: SafetensorsFile
         do { f = try SafetensorsFile(path: file) } catch {
-            throw CompressionError.invalidFile(file: file, detail: "not readable (\(error))")
+            throw TrainingError.invalidCheckpoint(file: file, detail: "not readable (\(error))")
         }
         var entries: [String: AdamW.State.Entry] = [:]
         for p in compressor.parameters {
@@ -151,12 +146,12 @@ public enum Checkpoint {
                 continue
             }
             guard f.tensors["m/" + p.name] != nil, f.tensors["v/" + p.name] != nil else {
-                throw CompressionError.invalidFile(file: file, detail: "moments of \(p.name) are missing")
+                throw TrainingError.invalidCheckpoint(file: file, detail: "moments of \(p.name) are missing")
             }
             entries[p.name] = .init(step: step, shape: p.shape, m: try f.tensor("m/" + p.name).data, v: try f.tensor("v/" + p.name).data)
         }
         do { try optimizer.restore(AdamW.State(entries: entries)) } catch {
-            throw CompressionError.invalidFile(file: file, detail: "\(error)")
+            throw TrainingError.invalidCheckpoint(file: file, detail: "\(error)")
         }
     }
 }

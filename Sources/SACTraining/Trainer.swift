@@ -91,7 +91,7 @@ public final class Trainer {
         var config = config
         if let teacher {
             guard Identity.model(teacher.model) == compressor.modelIdentity else {
-                throw CompressionError.identityMismatch(
+                throw TrainingError.mismatch(
                     file: "teacher", field: "model", expected: compressor.modelIdentity, found: Identity.model(teacher.model))
             }
             config.teacher = teacher.identity
@@ -99,7 +99,7 @@ public final class Trainer {
         try config.validate()
         self.teacher = teacher
         guard compressor.settings.method.isTrainable else {
-            throw CompressionError.invalidOption(option: "--method tokens", detail: "is training-free: nothing to train")
+            throw TrainingError.nothingToTrain(method: compressor.settings.method.rawValue)
         }
         self.compressor = compressor
         self.data = data
@@ -116,18 +116,18 @@ public final class Trainer {
     /// made with other settings, objective, seed, batch or data.
     public func resume() throws {
         guard let path = Checkpoint.latest(out: out) else {
-            throw CompressionError.invalidFile(file: out + "/checkpoints/latest", detail: "no checkpoint to resume from")
+            throw TrainingError.invalidCheckpoint(file: out + "/checkpoints/latest", detail: "no checkpoint to resume from")
         }
         let state = try Checkpoint.readState(path)
         let differing = config.resultAffectingDifferences(from: state.config)
         guard differing.isEmpty else {
-            throw CompressionError.identityMismatch(
+            throw TrainingError.mismatch(
                 file: path, field: "training configuration (\(differing.map(\.name).joined(separator: ", ")))",
                 expected: differing.map { "\($0.name) \($0.now)" }.joined(separator: ", "),
                 found: differing.map { "\($0.name) \($0.saved)" }.joined(separator: ", "))
         }
         guard state.data == dataFingerprint else {
-            throw CompressionError.identityMismatch(file: path, field: "training data", expected: dataFingerprint, found: state.data)
+            throw TrainingError.mismatch(file: path, field: "training data", expected: dataFingerprint, found: state.data)
         }
         try Checkpoint.restore(path, compressor: compressor, optimizer: optimizer, state: state)
         step = state.step
@@ -278,17 +278,11 @@ public final class Trainer {
     /// Writes the current adapter to `out/best` (the checkpoint with the best validation F1)
     /// with `best.json` {step, f1}: into a temporary directory first, then renamed into place.
     func saveBest() throws {
-        let fm = FileManager.default
-        try fm.createDirectory(atPath: out, withIntermediateDirectories: true)
-        let tmp = out + "/.best.tmp-\(getpid())"
-        try? fm.removeItem(atPath: tmp)
-        try fm.createDirectory(atPath: tmp, withIntermediateDirectories: true)
-        try compressor.saveAdapter(to: tmp, modelName: modelName)
-        let info: [String: Double] = ["step": Double(step), "f1": bestF1 ?? 0, "trainSeconds": trainSeconds]
-        try AtomicFile.write(JSONEncoder.pretty.encode(info), to: tmp + "/best.json")
-        let final = out + "/best", old = out + "/.best.old-\(getpid())"
-        if fm.fileExists(atPath: final) { try fm.moveItem(atPath: final, toPath: old) }
-        try fm.moveItem(atPath: tmp, toPath: final)
-        try? fm.removeItem(atPath: old)
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        try AtomicFile.replaceDirectory(at: out + "/best") { tmp in
+            try compressor.saveAdapter(to: tmp, modelName: modelName)
+            let info: [String: Double] = ["step": Double(step), "f1": bestF1 ?? 0, "trainSeconds": trainSeconds]
+            try AtomicFile.write(JSONEncoder.pretty.encode(info), to: tmp + "/best.json")
+        }
     }
 }

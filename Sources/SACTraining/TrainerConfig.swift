@@ -100,27 +100,34 @@ public struct TrainerConfig: Codable, Sendable, Equatable {
         lmWeight = try c.decode(Float.self, forKey: .lmWeight)
     }
 
-    /// Throws `TensorError.invalidArgument` for values that cannot work.
+    /// Throws `TrainingError.invalidSetting` (naming the field) for values that cannot work.
     public func validate() throws {
-        func fail(_ d: String) -> TensorError { .invalidArgument(op: "TrainerConfig", detail: d) }
-        guard steps >= 1 else { throw fail("--steps \(steps), expected ≥ 1") }
-        guard batchSize >= 1 else { throw fail("--batch \(batchSize), expected ≥ 1") }
-        guard lr.isFinite, lr > 0 else { throw fail("--lr \(lr), expected > 0") }
-        guard warmupSteps >= 0 else { throw fail("--warmup \(warmupSteps), expected ≥ 0") }
-        guard clipNorm > 0 else { throw fail("--clip \(clipNorm), expected > 0") }
-        guard validEvery >= 0, checkpointEvery >= 1 else { throw fail("--valid-every ≥ 0 and --checkpoint-every ≥ 1") }
-        guard validQuestions >= 0, validContexts >= 1 else { throw fail("--valid-questions ≥ 0 and --valid-contexts ≥ 1") }
-        guard multiChunkFraction >= 0, multiChunkFraction <= 1 else { throw fail("--multi-chunk \(multiChunkFraction), expected in [0, 1]") }
-        guard distractors >= 1 else { throw fail("--distractors \(distractors), expected ≥ 1") }
-        guard ceWeight >= 0, klWeight >= 0, hiddenWeight >= 0, ceWeight.isFinite, klWeight.isFinite, hiddenWeight.isFinite else {
-            throw fail("--ce-weight, --kl-weight and --hidden-weight must be finite and ≥ 0")
+        func fail(_ field: String, _ detail: String) -> TrainingError { .invalidSetting(field: field, detail: detail) }
+        guard steps >= 1 else { throw fail("steps", "\(steps), expected ≥ 1") }
+        guard batchSize >= 1 else { throw fail("batchSize", "\(batchSize), expected ≥ 1") }
+        guard lr.isFinite, lr > 0 else { throw fail("lr", "\(lr), expected > 0") }
+        guard warmupSteps >= 0 else { throw fail("warmupSteps", "\(warmupSteps), expected ≥ 0") }
+        guard clipNorm > 0 else { throw fail("clipNorm", "\(clipNorm), expected > 0") }
+        guard validEvery >= 0 else { throw fail("validEvery", "\(validEvery), expected ≥ 0") }
+        guard checkpointEvery >= 1 else { throw fail("checkpointEvery", "\(checkpointEvery), expected ≥ 1") }
+        guard validQuestions >= 0 else { throw fail("validQuestions", "\(validQuestions), expected ≥ 0") }
+        guard validContexts >= 1 else { throw fail("validContexts", "\(validContexts), expected ≥ 1") }
+        guard multiChunkFraction >= 0, multiChunkFraction <= 1 else {
+            throw fail("multiChunkFraction", "\(multiChunkFraction), expected in [0, 1]")
+        }
+        guard distractors >= 1 else { throw fail("distractors", "\(distractors), expected ≥ 1") }
+        for (field, w) in [("ceWeight", ceWeight), ("klWeight", klWeight), ("hiddenWeight", hiddenWeight)]
+        where !(w >= 0 && w.isFinite) {
+            throw fail(field, "\(w), expected finite and ≥ 0")
         }
         guard ceWeight > 0 || (teacher != "none" && klWeight + hiddenWeight > 0) else {
-            throw fail("nothing to train: --ce-weight 0 needs a --teacher with a positive --kl-weight or --hidden-weight")
+            throw fail("ceWeight", "0 leaves nothing to train without a teacher and a positive KL or hidden-state weight")
         }
-        guard maxTrainSeconds >= 0, maxTrainSeconds.isFinite else { throw fail("--train-minutes must be ≥ 0") }
-        guard decaySteps >= 0, decaySteps <= steps else { throw fail("--decay-steps \(decaySteps), expected in 0...\(steps)") }
-        guard aeWeight >= 0, lmWeight >= 0, aeWeight + lmWeight > 0 else { throw fail("AE/LM weights must be ≥ 0, not both 0") }
+        guard maxTrainSeconds >= 0, maxTrainSeconds.isFinite else { throw fail("maxTrainSeconds", "\(maxTrainSeconds), expected ≥ 0") }
+        guard decaySteps >= 0, decaySteps <= steps else { throw fail("decaySteps", "\(decaySteps), expected in 0...\(steps)") }
+        guard aeWeight >= 0, lmWeight >= 0, aeWeight + lmWeight > 0 else {
+            throw fail("aeWeight", "AE \(aeWeight) and LM \(lmWeight) weights must be ≥ 0, not both 0")
+        }
     }
 
     /// The settings that change what training computes (everything except the number of

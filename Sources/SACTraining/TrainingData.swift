@@ -13,7 +13,7 @@ public enum TrainingDataError: Error, CustomStringConvertible {
         switch self {
         case .noData(let d): return "no training data: \(d)"
         case .unsupportedFile(let f):
-            return "\(f): unsupported data file (expected .jsonl/.jsonl.gz MRQA, .json SQuAD v1.1, or .txt text)"
+            return "\(f): unsupported data file (expected \(DataFile.accepted))"
         }
     }
 }
@@ -36,14 +36,15 @@ public struct DataFiles: Sendable {
             let name = url.lastPathComponent
             let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? -1
             fp.append("\(name):\(size ?? -1)")
-            if name.hasSuffix(".jsonl") || name.hasSuffix(".jsonl.gz") || name.hasSuffix(".json") {
-                let r = name.hasSuffix(".json") ? try SQuADReader.read(url: url) : try MRQAReader.read(url: url, limit: limit)
+            switch DataFile.kind(of: path) {
+            case .mrqa?, .squad?:
+                let r = try DataFile.readQA(url: url, limit: limit)
                 qa.append(contentsOf: r.examples)
                 skipped.append(contentsOf: r.skipped.map { (path, $0) })
-            } else if name.hasSuffix(".txt") || name.hasSuffix(".txt.gz") {
+            case .text?:
                 let text = try TextCorpus.read(url: url, repairingInvalidUTF8: true)
                 texts.append(contentsOf: TextCorpus.documents(in: text, minCharacters: 1))
-            } else {
+            case nil:
                 throw TrainingDataError.unsupportedFile(file: path)
             }
         }
@@ -103,14 +104,14 @@ public final class TrainingData: @unchecked Sendable {
         trainContexts = contexts.filter { !held.contains($0) }
         for e in files.qa where held.contains(e.context) { qaHeldOut.append(e) }
         if objective == .qa {
-            guard !files.qa.isEmpty else { throw TrainingDataError.noData(detail: "--objective qa needs MRQA or SQuAD files") }
+            guard !files.qa.isEmpty else { throw TrainingDataError.noData(detail: "objective qa needs MRQA or SQuAD files") }
             for e in files.qa where !held.contains(e.context) { qaTrain.append(e) }
             if qaTrain.isEmpty { qaTrain = qaHeldOut }
             if trainContexts.isEmpty { trainContexts = contexts }
         } else {
             var docs = files.texts
             docs.append(contentsOf: trainContexts)
-            guard !docs.isEmpty else { throw TrainingDataError.noData(detail: "--objective \(objective.rawValue) needs text") }
+            guard !docs.isEmpty else { throw TrainingDataError.noData(detail: "objective \(objective.rawValue) needs text") }
             for d in docs {
                 stream.append(contentsOf: prompt.tokenizer.encode(d, addSpecialTokens: false))
                 stream.append(prompt.eos)

@@ -107,7 +107,7 @@ struct BenchTrain: ParsableCommand {
         }
         // Time to first token: from the stored memory vs from the whole context.
         let decoder = MemoryDecoder(model: model)
-        let stops: Set<Int32> = [prompt.eos]
+        let stops = prompt.stopTokens
         var fromMemory: [Double] = [], fromContext: [Double] = []
         _ = try decoder.answer(memory: memory, question: q, maxTokens: 1, stopTokens: stops)
         for _ in 0..<answerRuns {
@@ -165,98 +165,39 @@ struct BenchTrain: ParsableCommand {
     }
 }
 
-/// The parts of one training step timed one by one, on passes of their own that repeat what
-/// `Compressor.loss` does for a single-chunk SAC context.
+/// The parts of one training step as `Compressor.loss` itself times them (its `stageTimes`
+/// hook: the step, not a re-implementation of it), and the optimiser's update.
 struct StepBreakdown {
     var encoderForward: Double
     var decoderForward: Double
     var decoderBackward: Double
     var encoderBackward: Double
     var optimizer: Double
-    /// |loss here − Compressor.loss| for the same parameters: checks that the parts are the step.
-    var lossDifference: Double
 
     static func measure(
         compressor: Compressor, optimizer: AdamW, context: [Int32], decoder seq: DecoderSequence, gradScale: Float,
         runs: Int
     ) throws -> StepBreakdown {
-        let model = compressor.model, c = model.config, L = c.numLayers, d = c.hiddenSize
-        let kv = c.numKVHeads * c.headDim
-        let plans = try compressor.settings.plan(tokens: context.count)
-        guard plans.count == 1, let plan = plans.first, let anchor = compressor.anchorEmbedding,
-              let lm = compressor.lmToken
-        else {
-            throw ValidationError("--breakdown needs a one-chunk SAC context")
-        }
-        let enc = LlamaPass(model: model), dec = LlamaPass(model: model)
-        var t = (ef: [Double](), df: [Double](), db: [Double](), eb: [Double](), opt: [Double]())
-        var lossDifference = 0.0
+        var stages: [LossStage: [Double]] = [:], opt: [Double] = []
         for run in 0...runs {
-            let reference = try compressor.loss(context: context, decoder: seq, gradScale: gradScale, backward: false)
-            var s = now()
-            var x = model.embed(Array(context[plan.range]))
-            anchor.withValue { av in
-                for (i, j) in plan.carriers.enumerated() {
-                    for e in 0..<d { x[j * d + e] += av[plan.slots[i] * d + e] }
-                }
-            }
-            try enc.forward(
-                embeddings: x, positions: plan.positions, mask: .none, lora: compressor.lora, keysOnly: true,
-                keyRows: compressor.encoderAtCarrierRows ? plan.carriers : nil,
-                keepProbabilities: compressor.keepsAttentionProbabilities)
-            var keys = [[Float]](repeating: [], count: L), values = keys
-            for l in 0..<L { enc.gatherKV(layer: l, rows: plan.carriers, keys: &keys[l], values: &values[l]) }
-            let ef = seconds(since: s)
-
-            s = now()
-            let C = plan.carriers.count, n = Int32(context.count)
-            var y = lm.value.data
-            y.append(contentsOf: model.embed(seq.ids))
-            try dec.forward(
-                embeddings: y, positions: (0...seq.ids.count).map { n + Int32($0) }, mask: .causal(prefix: C),
-                prefix: PrefixKV(keys: keys, values: values, count: C), lora: nil)
-            var rows: [Int] = [], targets: [Int32] = []
-            for (i, tg) in seq.targets.enumerated() where tg != CrossEntropy.defaultIgnoreIndex {
-                rows.append(i); targets.append(tg)
-            }
-            let ce = try dec.crossEntropy(rows: rows, targets: targets, gradScale: gradScale)
-            let df = seconds(since: s)
-            lossDifference = max(lossDifference, abs(ce.lossSum - reference.lossSum) / Double(max(ce.count, 1)))
-
-            s = now()
-            let g = try dec.backward(dHidden: ce.dHidden)
-            lm.withMutableGrad { lg in for e in 0..<d { lg[e] += g.embeddings[e] } }
-            let db = seconds(since: s)
-
-            s = now()
-            let T = plan.sequenceLength
-            var dK = [[Float]](repeating: [Float](repeating: 0, count: T * kv), count: L), dV = dK
-            for l in 0..<L {
-                for (i, j) in plan.carriers.enumerated() {
-                    for q in 0..<kv {
-                        dK[l][j * kv + q] = g.prefixKeys[l][i * kv + q]
-                        dV[l][j * kv + q] = g.prefixValues[l][i * kv + q]
-                    }
-                }
-            }
-            let e = try enc.backward(dHidden: nil, dKeys: dK, dValues: dV)
-            anchor.withMutableGrad { ag in
-                for (i, j) in plan.carriers.enumerated() {
-                    for q in 0..<d { ag[plan.slots[i] * d + q] += e.embeddings[j * d + q] }
-                }
-            }
-            let eb = seconds(since: s)
-
-            s = now()
+            var times: [LossStage: Double] = [:]
+            _ = try compressor.loss(
+                context: context, decoders: [(seq, gradScale)], distillation: nil, backward: true,
+                stageTimes: { times[$0, default: 0] += $1 })
+            let s = now()
             try clipGradNorm(compressor.parameters, maxNorm: 2.0)
             optimizer.step()
             optimizer.zeroGrad()
-            let opt = seconds(since: s)
-            if run > 0 { t.ef.append(ef); t.df.append(df); t.db.append(db); t.eb.append(eb); t.opt.append(opt) }
+            let o = seconds(since: s)
+            if run > 0 {  // the first run warms up
+                for (stage, t) in times { stages[stage, default: []].append(t) }
+                opt.append(o)
+            }
         }
+        func m(_ stage: LossStage) -> Double { median(stages[stage] ?? []) }
         return StepBreakdown(
-            encoderForward: median(t.ef), decoderForward: median(t.df), decoderBackward: median(t.db),
-            encoderBackward: median(t.eb), optimizer: median(t.opt), lossDifference: lossDifference)
+            encoderForward: m(.encode), decoderForward: m(.decoderForward), decoderBackward: m(.decoderBackward),
+            encoderBackward: m(.encoderBackward), optimizer: median(opt))
     }
 }
 
@@ -294,7 +235,6 @@ struct BenchTrainReport {
                 "decoder_backward": b.decoderBackward * 1000, "encoder_backward": b.encoderBackward * 1000,
                 "optimizer": b.optimizer * 1000,
             ]
-            o["breakdown_loss_difference"] = b.lossDifference
         }
         if let products {
             o["gemm_profile"] = products.map {
@@ -326,7 +266,6 @@ struct BenchTrainReport {
                 print("  " + name.padding(toLength: 26, withPad: " ", startingAt: 0)
                       + String(format: "%8.1f  (%4.1f%%)", v * 1000, 100 * v / total))
             }
-            print(String(format: "  (loss matches Compressor.loss to %.1e)", b.lossDifference))
         }
         if let products { printProducts(products) }
         print(String(format: "peak resident memory: %.0f MB", peakRSSMB))

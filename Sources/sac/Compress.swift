@@ -87,7 +87,7 @@ struct Answer: ParsableCommand {
         let prompt = try QAPrompt(tokenizer: loaded.tokenizer, config: loaded.model.config)
         var stream = StreamingDecoder(tokenizer: loaded.tokenizer, skipSpecialTokens: true)
         let result = try MemoryDecoder(model: loaded.model).answer(
-            memory: mem, question: prompt.question(question), maxTokens: maxTokens, stopTokens: [prompt.eos], file: memory
+            memory: mem, question: prompt.question(question), maxTokens: maxTokens, stopTokens: prompt.stopTokens, file: memory
         ) { stdoutWrite(stream.append($0)) }
         stdoutWrite(stream.finish() + "\n")
         stderr(String(format: "%d carriers (%.2fx) | first token after %.0f ms | %d tokens in %.0f ms",

@@ -50,9 +50,9 @@ struct Demo: ParsableCommand {
             stderr("question \(i + 1)/\(qs.count)…")
             let question = prompt.question(q)
             let fromMemory = try decoder.answer(
-                memory: memory, question: question, maxTokens: maxTokens, stopTokens: [prompt.eos])
+                memory: memory, question: question, maxTokens: maxTokens, stopTokens: prompt.stopTokens)
             let fromContext = try decoder.answerFromContext(
-                context: context, question: question, maxTokens: maxTokens, stopTokens: [prompt.eos])
+                context: context, question: question, maxTokens: maxTokens, stopTokens: prompt.stopTokens)
             ttftMemory.append(fromMemory.prefillSeconds * 1000)
             ttftFull.append(fromContext.prefillSeconds * 1000)
             say("\nQ: \(q)")

@@ -48,7 +48,7 @@ struct Eval: ParsableCommand {
         var sets: [QAReadResult] = []
         for path in data {
             let url = URL(fileURLWithPath: path)
-            let r = path.hasSuffix(".json") ? try SQuADReader.read(url: url) : try MRQAReader.read(url: url)
+            let r = try DataFile.readQA(url: url)
             for s in r.skipped.prefix(10) { stderr("\(path): skipped \(s)") }
             if !r.skipped.isEmpty { stderr("\(path): skipped \(r.skipped.count) entr\(r.skipped.count == 1 ? "y" : "ies")") }
             guard !r.examples.isEmpty else { throw ValidationError("\(path) holds no usable question") }

@@ -38,11 +38,7 @@ struct Generate: ParsableCommand {
         }
         guard !ids.isEmpty else { throw ValidationError("the prompt has no tokens") }
         let sampler = try Sampler(temperature: temperature, topP: topP, seed: seed)
-        var stops: Set<Int32> = []
-        if !ignoreEos {
-            if let e = tok.eosTokenId { stops.insert(Int32(e)) }
-            if let e = loaded.model.config.eosTokenId { stops.insert(Int32(e)) }
-        }
+        let stops = ignoreEos ? [] : tok.stopTokens(config: loaded.model.config)
         var stream = StreamingDecoder(tokenizer: tok, skipSpecialTokens: false)
         let cache = loaded.model.makeCache(capacity: ids.count + maxTokens)
         let (_, stats) = try loaded.model.generate(

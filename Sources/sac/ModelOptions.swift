@@ -11,7 +11,11 @@ struct ModelOptions: ParsableArguments {
     func load(quiet: Bool = false, dequantize: Bool = false) throws -> LoadedModel {
         let start = Date()
         if !quiet { stderr("loading \(model ?? ModelLoader.defaultModelFile)…") }
-        let loaded = try ModelLoader.load(path: model, dequantize: dequantize)
+        let loaded: LoadedModel
+        do { loaded = try ModelLoader.load(path: model, dequantize: dequantize) } catch let ModelError.unreadable(file, reason)
+            where model == nil {
+            throw ModelError.unreadable(file: file, reason: reason + " (--model PATH)")
+        }
         if !quiet {
             stderr("loaded \(loaded.name) in \(String(format: "%.2f", Date().timeIntervalSince(start))) s")
         }

@@ -22,7 +22,7 @@ struct SAC: AsyncParsableCommand {
                 try command.run()
             }
         } catch {
-            exit(withError: error)
+            exit(withError: SettingFlags.translate(error))
         }
     }
 }

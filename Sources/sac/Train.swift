@@ -67,31 +67,7 @@ struct Train: ParsableCommand {
             throw ValidationError("--lm-tokens: expected MIN-MAX with 4 ≤ MIN ≤ MAX, got \(lmTokens)")
         }
         let trainSeed = methodOptions.seed ?? 0
-        var loaded = try modelOptions.load(dequantize: true)
-        if prepack {
-            let t0 = Date()
-            loaded = loaded.prepacked(forward: true, backward: true, head: true)
-            stderr(String(format: "packed the frozen weights for the GEMM (%.0f MB) in %.2f s",
-                          Double(loaded.model.packedBytes) / 1e6, Date().timeIntervalSince(t0)))
-        }
-        let files = try DataFiles(paths: data, limit: limit)
-        for (f, s) in files.skipped.prefix(20) { stderr("skipped \(f) \(s)") }
-        if !files.skipped.isEmpty { stderr("skipped \(files.skipped.count) unreadable line(s) in the data") }
-        let compressor: Compressor
-        if let initFrom {
-            compressor = try Compressor.load(adapter: initFrom, model: loaded.model)
-            let conflicts = try methodOptions.conflicts(with: compressor.settings)
-            if !conflicts.isEmpty {
-                throw ValidationError("--init \(initFrom) was trained with other compressor settings: \(conflicts.joined(separator: "; ")); drop these options or make them match")
-            }
-        } else {
-            compressor = try Compressor(model: loaded.model, settings: methodOptions.settings(), seed: trainSeed)
-        }
-        let prompt = try QAPrompt(tokenizer: loaded.tokenizer, config: loaded.model.config)
-        stderr("preparing \(objective.rawValue) data from \(data.count) file(s)…")
-        let trainingData = try TrainingData(
-            files: files, objective: objective, prompt: prompt, lmTokens: parts[0]...parts[1], seed: trainSeed,
-            validContexts: validContexts, multiChunkFraction: multiChunk, distractors: distractors)
+        // Settings are checked before the model loads: a typo costs no time.
         var cfg = TrainerConfig(objective: objective, steps: steps, lr: lr)
         cfg.batchSize = batch
         cfg.warmupSteps = warmup
@@ -112,6 +88,34 @@ struct Train: ParsableCommand {
         cfg.ceWeight = ceWeight
         cfg.klWeight = klWeight
         cfg.hiddenWeight = hiddenWeight
+        cfg.teacher = teacher ?? "none"  // the teacher's identity replaces it once loaded
+        try cfg.validate()
+        let settings = initFrom == nil ? try methodOptions.settings() : nil
+        var loaded = try modelOptions.load(dequantize: true)
+        if prepack {
+            let t0 = Date()
+            loaded = loaded.prepacked(forward: true, backward: true, head: true)
+            stderr(String(format: "packed the frozen weights for the GEMM (%.0f MB) in %.2f s",
+                          Double(loaded.model.packedBytes) / 1e6, Date().timeIntervalSince(t0)))
+        }
+        let files = try DataFiles(paths: data, limit: limit)
+        for (f, s) in files.skipped.prefix(20) { stderr("skipped \(f) \(s)") }
+        if !files.skipped.isEmpty { stderr("skipped \(files.skipped.count) unreadable line(s) in the data") }
+        let compressor: Compressor
+        if let initFrom {
+            compressor = try Compressor.load(adapter: initFrom, model: loaded.model)
+            let conflicts = try methodOptions.conflicts(with: compressor.settings)
+            if !conflicts.isEmpty {
+                throw ValidationError("--init \(initFrom) was trained with other compressor settings: \(conflicts.joined(separator: "; ")); drop these options or make them match")
+            }
+        } else {
+            compressor = try Compressor(model: loaded.model, settings: settings!, seed: trainSeed)
+        }
+        let prompt = try QAPrompt(tokenizer: loaded.tokenizer, config: loaded.model.config)
+        stderr("preparing \(objective.rawValue) data from \(data.count) file(s)…")
+        let trainingData = try TrainingData(
+            files: files, objective: objective, prompt: prompt, lmTokens: parts[0]...parts[1], seed: trainSeed,
+            validContexts: validContexts, multiChunkFraction: multiChunk, distractors: distractors)
         var teacherModel: Teacher?
         if let teacher {
             if teacher == "frozen" {

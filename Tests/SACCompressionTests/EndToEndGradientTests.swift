@@ -97,3 +97,30 @@ import Testing
         }
     }
 }
+
+/// `Compressor.loss` reports its stages to a hook without changing what it computes.
+@Suite struct LossStageTests {
+    @Test(arguments: [CompressionMethod.sac, .icae]) func stagesAreReportedInOrderAndChangeNothing(method: CompressionMethod) throws {
+        let model = try Tiny.model()
+        let comp = try Compressor(
+            model: model, settings: CompressorSettings(method: method, ratio: 4, chunkSize: 8, lora: LoRAConfig(rank: 2, alpha: 4)),
+            seed: 4)
+        try Tiny.perturbLoRA(comp)
+        let ctx = Tiny.ids(21, seed: 8)
+        let seq = DecoderSequence(soft: .lm, ids: [5, 9, 11, 20], targets: [-100, -100, -100, 20, 31])
+        for p in comp.parameters { p.zeroGrad() }
+        let plain = try comp.loss(context: ctx, decoders: [(seq, 1)], distillation: nil)
+        let plainGrads = comp.parameters.map(\.grad.data)
+        for p in comp.parameters { p.zeroGrad() }
+        var seen: [(LossStage, Double)] = []
+        let timed = try comp.loss(context: ctx, decoders: [(seq, 1)], distillation: nil, stageTimes: { seen.append(($0, $1)) })
+        #expect(seen.map(\.0) == LossStage.allCases)
+        #expect(seen.allSatisfy { $0.1 >= 0 && $0.1 < 60 })
+        #expect(timed[0].lossSum == plain[0].lossSum && timed[0].count == plain[0].count)
+        #expect(comp.parameters.map(\.grad.data) == plainGrads)
+        // Without a backward only the forward stages run.
+        seen = []
+        _ = try comp.loss(context: ctx, decoders: [(seq, 1)], distillation: nil, backward: false, stageTimes: { seen.append(($0, $1)) })
+        #expect(seen.map(\.0) == [.encode, .decoderForward])
+    }
+}

@@ -63,7 +63,7 @@ import Testing
         if let e = #expect(throws: ModelError.self, performing: {
             try SafetensorsWriter.write(["x": Tensor(zeros: [1])], to: "/nonexistent-dir/x.safetensors")
         }) {
-            if case .unreadable = e {} else { Issue.record("\(e)") }
+            if case .unwritable = e {} else { Issue.record("\(e)") }
         }
     }
 

@@ -107,4 +107,26 @@ import Testing
         #expect(abs(norm - referenceNorm(ps)) <= 1e-3)
         #expect(ps.map { $0.grad } == before)
     }
+
+    /// scaleGradients on awkward sizes (1, 17, above the threading threshold) vs Float64,
+    /// relative 1e-7; frozen parameters untouched.
+    @Test func scaleGradientsMatchesFloat64() throws {
+        var rng = SplitMix64(seed: 5)
+        let ps = try [[1], [17], [40_003]].enumerated().map { i, s in
+            let p = Parameter(name: "s\(i)", value: Tensor(zeros: s))
+            try p.accumulateGrad(Tensor(randomNormal: s, using: &rng))
+            return p
+        }
+        let frozen = Parameter(name: "f", value: Tensor(zeros: [9]), requiresGrad: false)
+        try frozen.accumulateGrad(Tensor(randomNormal: [9], using: &rng))
+        let before = (ps + [frozen]).map { $0.grad.data }
+        scaleGradients(ps + [frozen], by: 0.37)
+        for (p, g) in zip(ps, before) {
+            for i in 0..<g.count {
+                let want = Double(g[i]) * Double(Float(0.37))
+                #expect(abs(Double(p.grad.data[i]) - want) <= 1e-7 * abs(want), "\(p.name)[\(i)]")
+            }
+        }
+        #expect(frozen.grad.data == before[3])
+    }
 }

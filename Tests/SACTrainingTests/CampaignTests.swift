@@ -127,7 +127,7 @@ import Testing
         #expect(lrs[0] == 0 && abs(lrs[1] - 5e-4) < 1e-9 && lrs[2] == 1e-3 && lrs[5] == 1e-3)
         #expect(abs(lrs[6] - 1e-3) < 1e-9 && abs(lrs[7] - 7.5e-4) < 1e-9 && abs(lrs[9] - 2.5e-4) < 1e-9)
         c.decaySteps = 11
-        #expect(throws: TensorError.self) { try c.validate() }
+        #expect(throws: TrainingError.invalidSetting(field: "decaySteps", detail: "11, expected in 0...10")) { try c.validate() }
     }
 
     @Test func distillationTrainsAndResumesOnlyWithTheSameTeacher() throws {
@@ -143,10 +143,10 @@ import Testing
         do {
             try Self.setup(out: out, steps: 4, configure: { $0.hiddenWeight = 0.5 }).resume()
             Issue.record("resumed without the teacher")
-        } catch let CompressionError.identityMismatch(_, field, _, _) {
+        } catch let TrainingError.mismatch(_, field, _, _) {
             #expect(field.contains("teacher"))
         }
-        #expect(throws: CompressionError.self) {
+        #expect(throws: TrainingError.self) {
             try Self.setup(out: out, steps: 4, teacher: { model in
                 let full = try Compressor(model: model, settings: CompressorSettings(method: .full, ratio: 1, lora: LoRAConfig(rank: 2, alpha: 4)))
                 return try Teacher(compressor: full)
@@ -156,7 +156,7 @@ import Testing
         try same.resume()
         #expect(same.step == 2)
         // A teacher of another model is refused.
-        #expect(throws: CompressionError.self) {
+        #expect(throws: TrainingError.self) {
             _ = try Self.setup(out: TinySetup.tmp("kd2"), steps: 1, teacher: { _ in Teacher(model: try TinySetup.model(seed: 99)) })
         }
     }

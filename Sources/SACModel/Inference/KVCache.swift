@@ -73,21 +73,39 @@ public final class KVCache: @unchecked Sendable {
                 op: "KVCache.append",
                 detail: "layer \(l): \(keys[l].count) key and \(values[l].count) value floats, expected \(rows)×\(kvDim)")
         }
-        reserve(count + rows)
+        try append(PrefixKV(keys: keys, values: values, count: rows))
+    }
+
+    /// Appends every row of `rows` (a compressed memory, another cache, a prefix) to every
+    /// layer, read where it stands. `nextPosition` is left to the caller.
+    /// - Throws: `TensorError.shapeMismatch` when the layers or the row width differ.
+    public func append(_ rows: some KVRows) throws {
+        guard rows.count == 0 || (rows.layers == layers && rows.kvDim == kvDim) else {
+            throw TensorError.shapeMismatch(
+                op: "KVCache.append", detail: "rows of \(rows.layers) layers × \(rows.kvDim), cache has \(layers) × \(kvDim)")
+        }
+        if let other = rows as? KVCache, other === self {
+            throw TensorError.invalidArgument(op: "KVCache.append", detail: "a cache cannot append itself (append a copy())")
+        }
+        let n = rows.count
+        guard n > 0 else { return }
+        reserve(count + n)
+        let base = count * kvDim
         for l in 0..<layers {
-            let base = count * kvDim
-            keyStorage[l].withUnsafeMutableBufferPointer { dst in
-                keys[l].withUnsafeBufferPointer { src in
-                    (dst.baseAddress! + base).update(from: src.baseAddress!, count: src.count)
+            try rows.withRows(layer: l) { k, v in
+                guard k.count == n * kvDim, v.count == n * kvDim else {
+                    throw TensorError.shapeMismatch(
+                        op: "KVCache.append", detail: "layer \(l): \(k.count) key and \(v.count) value floats, expected \(n)×\(kvDim)")
                 }
-            }
-            valueStorage[l].withUnsafeMutableBufferPointer { dst in
-                values[l].withUnsafeBufferPointer { src in
-                    (dst.baseAddress! + base).update(from: src.baseAddress!, count: src.count)
+                keyStorage[l].withUnsafeMutableBufferPointer { dst in
+                    (dst.baseAddress! + base).update(from: k.baseAddress!, count: n * kvDim)
+                }
+                valueStorage[l].withUnsafeMutableBufferPointer { dst in
+                    (dst.baseAddress! + base).update(from: v.baseAddress!, count: n * kvDim)
                 }
             }
         }
-        count += rows
+        count += n
     }
 
     /// The keys and values of layer `l`, rows `0..<count`, as `count × kvDim` arrays.
@@ -121,5 +139,16 @@ public final class KVCache: @unchecked Sendable {
     func commit(_ rows: Int) {
         precondition(count + rows <= capacity)
         count += rows
+    }
+}
+
+extension KVCache: KVRows {
+    /// Layer `l`'s filled rows, `0..<count`.
+    public func withRows<R>(layer l: Int, _ body: (UnsafeBufferPointer<Float>, UnsafeBufferPointer<Float>) throws -> R) rethrows -> R {
+        try keyStorage[l].withUnsafeBufferPointer { k in
+            try valueStorage[l].withUnsafeBufferPointer { v in
+                try body(UnsafeBufferPointer(rebasing: k[0..<(count * kvDim)]), UnsafeBufferPointer(rebasing: v[0..<(count * kvDim)]))
+            }
+        }
     }
 }

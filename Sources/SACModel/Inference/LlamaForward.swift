@@ -65,10 +65,10 @@ extension LlamaModel {
                 detail: "\(embeddings.count) embedding floats is not a positive multiple of hidden size \(c.hiddenSize)")
         }
         let T = embeddings.count / c.hiddenSize
-        guard cache.layers == c.numLayers, cache.kvDim == c.numKVHeads * c.headDim else {
+        guard cache.layers == c.numLayers, cache.kvDim == c.kvDim else {
             throw TensorError.shapeMismatch(
                 op: "LlamaModel.forward",
-                detail: "cache has \(cache.layers) layers × \(cache.kvDim), model needs \(c.numLayers) × \(c.numKVHeads * c.headDim)")
+                detail: "cache has \(cache.layers) layers × \(cache.kvDim), model needs \(c.numLayers) × \(c.kvDim)")
         }
         let pos: [Int32]
         if let positions {
@@ -81,7 +81,7 @@ extension LlamaModel {
             pos = (0..<T).map { cache.nextPosition + Int32($0) }
         }
 
-        let d = c.hiddenSize, qDim = c.numHeads * c.headDim, kvDim = c.numKVHeads * c.headDim
+        let d = c.hiddenSize, qDim = c.numHeads * c.headDim, kvDim = c.kvDim
         let ffn = c.intermediateSize
         let prefix = cache.count
         cache.reserve(prefix + T)
@@ -169,8 +169,7 @@ extension LlamaModel {
             }
             return out
         case .all:
-            // The tied head's Float32 copy is the embedding itself: no dequantisation needed.
-            let head = config.tieWordEmbeddings ? Projection(dense: embedTokens, rows: V, cols: d) : lmHead
+            let head = headForRows
             var out = [Float](repeating: 0, count: T * V)
             var scratch = [Float](repeating: 0, count: max(1, head.scratchCount(tokens: T)))
             h.withUnsafeBufferPointer { hb in

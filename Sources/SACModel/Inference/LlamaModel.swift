@@ -62,7 +62,7 @@ public final class LlamaModel: @unchecked Sendable {
         }
         embedTokens = try vector("model.embed_tokens.weight", config.vocabSize * d)
         let qDim = config.numHeads * config.headDim
-        let kvDim = config.numKVHeads * config.headDim
+        let kvDim = config.kvDim
         var layers: [LlamaLayer] = []
         for i in 0..<config.numLayers {
             let p = "model.layers.\(i)."
@@ -118,12 +118,17 @@ public final class LlamaModel: @unchecked Sendable {
                 gateProj: p(l.gateProj), upProj: p(l.upProj), downProj: p(l.downProj))
         }
         var h = packedHead
-        if head && h == nil {
-            let base = config.tieWordEmbeddings
-                ? Projection(dense: embedTokens, rows: config.vocabSize, cols: config.hiddenSize) : lmHead
-            h = base.prepacked(forward: true, backward: true)
-        }
+        if head && h == nil { h = headForRows.prepacked(forward: true, backward: true) }
         return LlamaModel(self, layers: newLayers, packedHead: h)
+    }
+
+    /// The output head for products over many rows, built here only: the packed copy when
+    /// `prepacked(…, head: true)` made one, else the Float32 head (the embedding itself when
+    /// tied: no dequantisation; else `lm_head`). Decoding one token reads `lmHead` instead.
+    public var headForRows: Projection {
+        if let h = packedHead { return h }
+        return config.tieWordEmbeddings
+            ? Projection(dense: embedTokens, rows: config.vocabSize, cols: config.hiddenSize) : lmHead
     }
 
     /// Bytes held in packed copies of the weights (0 unless `prepacked` made some).
@@ -146,7 +151,7 @@ public final class LlamaModel: @unchecked Sendable {
 
     /// A new, empty KV cache for this model.
     public func makeCache(capacity: Int = 256) -> KVCache {
-        KVCache(layers: config.numLayers, kvDim: config.numKVHeads * config.headDim, capacity: capacity)
+        KVCache(layers: config.numLayers, kvDim: config.kvDim, capacity: capacity)
     }
 
     /// Bytes held by the weights (the Float32 embedding plus projections, norms and head).

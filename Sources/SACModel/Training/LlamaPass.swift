@@ -1,20 +1,5 @@
 import SACTensor
 
-/// Key/value rows that a pass reads before its own tokens, one `[rows × kvDim]` pair per
-/// layer (for example a compressed memory read by the decoder). Keys are post-RoPE.
-public struct PrefixKV: Sendable {
-    public var keys: [[Float]]
-    public var values: [[Float]]
-    /// Rows per layer.
-    public var count: Int
-
-    public init(keys: [[Float]], values: [[Float]], count: Int) {
-        self.keys = keys
-        self.values = values
-        self.count = count
-    }
-}
-
 /// Gradients a pass hands back: with respect to its input embeddings and to the prefix rows.
 public struct PassGradients {
     /// `[tokens × hidden]`.
@@ -110,20 +95,20 @@ public final class LlamaPass {
 
     /// Layer `l`'s keys (post-RoPE) of the pass's own tokens, `[tokens × kvDim]`.
     public func keys(layer l: Int) -> [Float] {
-        let kv = c.numKVHeads * c.headDim
+        let kv = c.kvDim
         return Array(UnsafeBufferPointer(start: acts[l].kAll.pointer + prefixCount * kv, count: tokens * kv))
     }
 
     /// Layer `l`'s values of the pass's own tokens, `[tokens × kvDim]`.
     public func values(layer l: Int) -> [Float] {
-        let kv = c.numKVHeads * c.headDim
+        let kv = c.kvDim
         return Array(UnsafeBufferPointer(start: acts[l].vAll.pointer + prefixCount * kv, count: tokens * kv))
     }
 
     /// Copies layer `l`'s key and value rows `rows` (indices into the pass's own tokens) into
     /// `keys` and `values`, appending.
     public func gatherKV(layer l: Int, rows: [Int], keys: inout [Float], values: inout [Float]) {
-        let kv = c.numKVHeads * c.headDim
+        let kv = c.kvDim
         let kp = acts[l].kAll.pointer + prefixCount * kv, vp = acts[l].vAll.pointer + prefixCount * kv
         keys.reserveCapacity(keys.count + rows.count * kv)
         values.reserveCapacity(values.count + rows.count * kv)
@@ -157,10 +142,10 @@ public final class LlamaPass {
     ///     instead of recomputing them: for a forward that will be differentiated.
     /// - Throws: `TensorError` for inconsistent sizes, an invalid mask or invalid `keyRows`.
     public func forward(
-        embeddings: [Float], positions: [Int32], mask: AttentionMask, prefix: PrefixKV? = nil,
+        embeddings: [Float], positions: [Int32], mask: AttentionMask, prefix: (any KVRows)? = nil,
         lora: LlamaLoRA? = nil, keysOnly: Bool = false, keyRows: [Int]? = nil, keepProbabilities: Bool = false
     ) throws {
-        let d = c.hiddenSize, qDim = c.numHeads * c.headDim, kv = c.numKVHeads * c.headDim
+        let d = c.hiddenSize, qDim = c.numHeads * c.headDim, kv = c.kvDim
         let op = "LlamaPass.forward"
         guard !embeddings.isEmpty, embeddings.count % d == 0 else {
             throw TensorError.shapeMismatch(op: op, detail: "\(embeddings.count) floats is not a positive multiple of hidden \(d)")
@@ -170,10 +155,8 @@ public final class LlamaPass {
             throw TensorError.shapeMismatch(op: op, detail: "\(positions.count) positions for \(T) tokens")
         }
         let P = prefix?.count ?? 0
-        if let prefix {
-            guard prefix.keys.count == c.numLayers, prefix.values.count == c.numLayers,
-                  prefix.keys.allSatisfy({ $0.count == P * kv }), prefix.values.allSatisfy({ $0.count == P * kv })
-            else {
+        if let prefix, P > 0 {
+            guard prefix.fits(c), (prefix as? PrefixKV)?.isConsistent ?? true else {
                 throw TensorError.shapeMismatch(op: op, detail: "prefix must hold \(c.numLayers) layers of \(P)×\(kv) keys and values")
             }
         }
@@ -182,7 +165,7 @@ public final class LlamaPass {
             throw TensorError.shapeMismatch(op: op, detail: "adapter has \(lora.layers) layers, model \(c.numLayers)")
         }
         var rows: [Int]? = nil
-        if let keyRows, keysOnly, mask == .none, prefix == nil, c.numLayers >= 2 {
+        if let keyRows, keysOnly, mask == .none, P == 0, c.numLayers >= 2 {
             guard !keyRows.isEmpty, keyRows.first! >= 0, keyRows.last! < T,
                   zip(keyRows, keyRows.dropFirst()).allSatisfy({ $0 < $1 })
             else {
@@ -217,9 +200,11 @@ public final class LlamaPass {
                                 rstd: A.rstd1.pointer)
             }
             A.kAll.resize((P + T) * kv); A.vAll.resize((P + T) * kv)
-            if let prefix {
-                prefix.keys[l].withUnsafeBufferPointer { A.kAll.pointer.update(from: $0.baseAddress!, count: P * kv) }
-                prefix.values[l].withUnsafeBufferPointer { A.vAll.pointer.update(from: $0.baseAddress!, count: P * kv) }
+            if let prefix, P > 0 {
+                prefix.withRows(layer: l) { k, v in
+                    A.kAll.pointer.update(from: k.baseAddress!, count: P * kv)
+                    A.vAll.pointer.update(from: v.baseAddress!, count: P * kv)
+                }
             }
             let kNew = A.kAll.pointer + P * kv, vNew = A.vAll.pointer + P * kv
             project(layer.kProj, .kProj, l, A.h1.pointer, T, kNew, s)
@@ -270,7 +255,7 @@ public final class LlamaPass {
         project(layer.qProj, .qProj, l, A.h1Rows.pointer, R, A.q.pointer, s)
         model.rope.apply(A.q.pointer, tokens: R, heads: c.numHeads, positions: keyRowPositions)
         A.attn.resize(R * qDim); A.lse.resize(c.numHeads * R)
-        let kv = c.numKVHeads * c.headDim
+        let kv = c.kvDim
         let dims = AttentionDims(queries: R, keys: prefixCount + tokens, heads: c.numHeads, kvHeads: c.numKVHeads, headDim: c.headDim)
         if keptProbabilities { A.probs.resize(c.numHeads * R * (prefixCount + tokens)) }
         Attention.forward(
@@ -311,7 +296,7 @@ public final class LlamaPass {
     private func lastLayerAtRows(
         _ layer: LlamaLayer, _ l: Int, _ rows: [Int], _ x: UnsafePointer<Float>, _ s: UnsafeMutablePointer<Float>
     ) {
-        let d = c.hiddenSize, kv = c.numKVHeads * c.headDim, R = rows.count, T = tokens
+        let d = c.hiddenSize, kv = c.kvDim, R = rows.count, T = tokens
         let A = acts[l]
         A.x.resize(R * d); A.x.pointer.update(from: x, count: R * d)
         A.rstd1.resize(R); A.h1.resize(R * d)

@@ -1,11 +1,8 @@
 import SACTensor
 
 extension LlamaPass {
-    /// The output head as a projection (the embedding itself when tied).
-    var headProjection: Projection {
-        if let h = model.packedHead { return h }
-        return c.tieWordEmbeddings ? Projection(dense: model.embedTokens, rows: c.vocabSize, cols: c.hiddenSize) : model.lmHead
-    }
+    /// The output head (`LlamaModel.headForRows`).
+    var headProjection: Projection { model.headForRows }
 
     /// Cross-entropy of the logits at `rows` (indices into the pass's tokens) against
     /// `targets`, and the gradient of `gradScale · Σ loss` with respect to the final hidden
@@ -165,7 +162,7 @@ extension LlamaPass {
         dHidden: [Float]?, dKeys: [[Float]]? = nil, dValues: [[Float]]? = nil, dLayerOutputs: [[Float]]? = nil
     ) throws -> PassGradients {
         let op = "LlamaPass.backward"
-        let d = c.hiddenSize, qDim = c.numHeads * c.headDim, kv = c.numKVHeads * c.headDim, ffn = c.intermediateSize
+        let d = c.hiddenSize, qDim = c.numHeads * c.headDim, kv = c.kvDim, ffn = c.intermediateSize
         let T = tokens, P = prefixCount, L = c.numLayers
         guard T > 0 else { throw TensorError.invalidArgument(op: op, detail: "no forward pass to differentiate") }
         if let dHidden {
@@ -272,7 +269,7 @@ extension LlamaPass {
     /// the gradient at the layer's input, `[R × d]` compact in `work.dx` (which the caller
     /// zeroed: the pass has no hidden-state gradient).
     private func lastLayerBackAtRows(_ layer: LlamaLayer, _ l: Int, _ rows: [Int], dKeys: [Float]?, dValues: [Float]?) {
-        let kv = c.numKVHeads * c.headDim, R = rows.count
+        let kv = c.kvDim, R = rows.count
         let w = work, A = acts[l], s = scratch.pointer
         // dk, dv hold [T × kv]; their first R rows take the compact gradients.
         for (buf, grad) in [(w.dk, dKeys), (w.dv, dValues)] {
@@ -295,7 +292,7 @@ extension LlamaPass {
     private func penultimateLayerBackAtRows(
         _ layer: LlamaLayer, _ l: Int, _ rows: [Int], dKeys: [Float]?, dValues: [Float]?
     ) throws {
-        let d = c.hiddenSize, qDim = c.numHeads * c.headDim, kv = c.numKVHeads * c.headDim
+        let d = c.hiddenSize, qDim = c.numHeads * c.headDim, kv = c.kvDim
         let R = rows.count, T = tokens
         let w = work, A = acts[l], s = scratch.pointer, g = w.g.pointer
         let dx = w.dx.pointer, dh = w.dh.pointer

@@ -87,7 +87,7 @@ public final class LlamaLoRA {
 
     /// (out, in) features of `target` in a model with config `c`.
     public static func shape(_ t: LoRATarget, _ c: LlamaConfig) -> (out: Int, in: Int) {
-        let d = c.hiddenSize, q = c.numHeads * c.headDim, kv = c.numKVHeads * c.headDim, f = c.intermediateSize
+        let d = c.hiddenSize, q = c.numHeads * c.headDim, kv = c.kvDim, f = c.intermediateSize
         switch t {
         case .qProj: return (q, d)
         case .kProj, .vProj: return (kv, d)

@@ -1,0 +1,42 @@
+import Foundation
+import Testing
+
+/// The command line names bad settings by the flags a user typed (the libraries name fields;
+/// `SettingFlags` maps them), and checks training settings before loading the model.
+@Suite struct CommandLineTests {
+    /// Runs `sac` with `arguments`; returns the exit status and stderr.
+    static func run(_ arguments: [String]) throws -> (status: Int32, stderr: String)? {
+        guard let sac = sacExecutable() else {
+            Issue.record("the sac executable was not found next to the test bundle")
+            return nil
+        }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: sac)
+        p.arguments = arguments
+        // No model anywhere: the settings must be refused before one is needed.
+        p.environment = ProcessInfo.processInfo.environment.merging(["SAC_HOME": "/nonexistent-sac-home"]) { $1 }
+        let err = Pipe()
+        p.standardError = err
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        return (p.terminationStatus, message)
+    }
+
+    @Test(arguments: [
+        (["--steps", "0"], "invalid option --steps: 0, expected ≥ 1"),
+        (["--steps", "5", "--decay-steps", "9"], "invalid option --decay-steps: 9, expected in 0...5"),
+        (["--steps", "5", "--multi-chunk", "1.5"], "invalid option --multi-chunk: 1.5, expected in [0, 1]"),
+        (["--steps", "5", "--method", "full", "--ratio", "4"], "invalid option --ratio: does not apply to method full"),
+        (["--steps", "5", "--method", "icae"], "invalid option --ratio: required for method icae"),
+    ])
+    func badTrainingSettingsNameTheFlag(extra: [String], expected: String) throws {
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("sac-cli-\(UUID().uuidString)").path
+        guard let r = try Self.run(["train", "--objective", "qa", "--data", "unused.jsonl", "--out", out] + extra) else { return }
+        #expect(r.status != 0)
+        #expect(r.stderr.contains(expected), "\(r.stderr)")
+        #expect(!r.stderr.contains("loading"), "the model was loaded before the settings were checked: \(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: out))
+    }
+}
