@@ -3,9 +3,10 @@
 of each, their difference, and a bootstrap 95 % interval of the difference (questions resampled
 with replacement, 10,000 times, seeded). Differences whose interval contains 0 are not decided.
 
-Run: python3 scripts/compare_predictions.py A.jsonl B.jsonl [--names A B]
+Run: python3 scripts/compare_predictions.py A.jsonl B.jsonl [--names A B]   (.jsonl.gz read too)
 """
 import argparse
+import gzip
 import json
 import random
 import re
@@ -35,7 +36,7 @@ def f1(pred, gold):
 
 def load(path):
     out = {}
-    for line in open(path):
+    for line in (gzip.open(path, "rt") if path.endswith(".gz") else open(path)):
         if line.strip():
             r = json.loads(line)
             out[r["id"] + "\t" + r["question"]] = max(f1(r["prediction"], a) for a in r["answers"]) if r["answers"] else 0.0

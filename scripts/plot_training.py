@@ -10,6 +10,11 @@ validation within M minutes of training (the equal-wall-time comparison).
 A resumed run logs again the updates after its last checkpoint; the last line of each update
 wins (the earlier ones were discarded work).
 
+A run of several phases (LM pre-training, then QA fine-tuning from it with --init) is given as
+NAME=PATH1@BATCH1+PATH2@BATCH2: the phases are joined end to end, updates and training time of
+each following on from the previous one's (@BATCH: examples per update of that phase; default
+--batch).
+
 Run: python3 scripts/plot_training.py --out docs/plots/ab.png A=runs/a/train_log.jsonl B=...
 """
 import argparse
@@ -49,10 +54,23 @@ def main():
     for spec in a.runs:
         if "=" not in spec:
             sys.exit(f"expected NAME=PATH, got {spec}")
-        name, path = spec.split("=", 1)
-        if not os.path.exists(path):
-            sys.exit(f"{path}: no such log")
-        runs.append((name, load(path)))
+        name, paths = spec.split("=", 1)
+        rows, step0, seconds0, examples = [], 0, 0.0, 0
+        for part in paths.split("+"):
+            path, _, b = part.partition("@")
+            if not os.path.exists(path):
+                sys.exit(f"{path}: no such log")
+            phase = load(path)
+            for r in phase:
+                r = dict(r)
+                r["examples"] = examples + r["step"] * (int(b) if b else a.batch)
+                r["step"] += step0
+                r["trainSeconds"] += seconds0
+                r["phaseStart"] = r["step"] == step0 + 1 and step0 > 0
+                rows.append(r)
+            if rows:
+                step0, seconds0, examples = rows[-1]["step"], rows[-1]["trainSeconds"], rows[-1]["examples"]
+        runs.append((name, rows))
 
     head = "| run | updates | examples | training h | last F1 / EM | best F1 (update)"
     if a.at_minutes:
@@ -66,7 +84,7 @@ def main():
             continue
         v = [r for r in rows if r.get("validF1") is not None]
         last = rows[-1]
-        cells = [name, str(last["step"]), str(last["step"] * a.batch), f"{last['trainSeconds'] / 3600:.2f}"]
+        cells = [name, str(last["step"]), str(last["examples"]), f"{last['trainSeconds'] / 3600:.2f}"]
         if v:
             best = max(v, key=lambda r: r["validF1"])
             cells.append(f"{v[-1]['validF1']:.2f} / {v[-1]['validEM']:.2f}")
