@@ -10,18 +10,8 @@ import Testing
             Issue.record("the sac executable was not found next to the test bundle")
             return nil
         }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: sac)
-        p.arguments = arguments
         // No model anywhere: the settings must be refused before one is needed.
-        p.environment = ProcessInfo.processInfo.environment.merging(["SAC_HOME": "/nonexistent-sac-home"]) { $1 }
-        let err = Pipe()
-        p.standardError = err
-        p.standardOutput = FileHandle.nullDevice
-        try p.run()
-        let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        return (p.terminationStatus, message)
+        return try runToEnd(sac, arguments, environment: ["SAC_HOME": "/nonexistent-sac-home"])
     }
 
     @Test(arguments: [

@@ -241,16 +241,8 @@ final class AckList: @unchecked Sendable {
         }
         let dir = try temporaryDirectory("serve-cli")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: sac)
-        p.arguments = ["serve", "--store", dir + "/store", "--adapter", dir + "/missing", "--port", "0"]
-        let err = Pipe()
-        p.standardError = err
-        p.standardOutput = FileHandle.nullDevice
-        try p.run()
-        let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        #expect(p.terminationStatus != 0)
+        let (status, message) = try runToEnd(sac, ["serve", "--store", dir + "/store", "--adapter", dir + "/missing", "--port", "0"])
+        #expect(status != 0)
         #expect(message.contains("sac_config.json") && message.contains("adapter directory"), "\(message)")
     }
 }

@@ -181,3 +181,19 @@ func sacExecutable() -> String? {
     }
     return nil
 }
+
+/// Runs `exe` with `arguments` (and `environment` over this process's) to its end; returns
+/// its exit status and standard error (standard output discarded).
+func runToEnd(_ exe: String, _ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, stderr: String) {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: exe)
+    p.arguments = arguments
+    p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+    let err = Pipe()
+    p.standardError = err
+    p.standardOutput = FileHandle.nullDevice
+    try p.run()
+    let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    p.waitUntilExit()
+    return (p.terminationStatus, message)
+}
