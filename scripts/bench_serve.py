@@ -7,7 +7,9 @@ Measures against a running server (--url), or starts one itself on a free port w
   * answer latency from the stored 5x and 15x memories against answering with the whole
     context in the prompt (/v1/chat/completions, no context_id): time to first token and total,
     all streamed, same max_tokens;
-  * throughput with 1, 4 and 16 concurrent clients asking against the stored 5x memory.
+  * throughput with 1, 4, 16 and 64 concurrent clients (--clients) asking against the stored 5x
+    memory, streamed: requests/s, generated tokens/s, median and 95th-percentile latency, time to
+    first token.
 
 Usage: python3 scripts/bench_serve.py [--url http://127.0.0.1:8080] [--reps 5] [--max-tokens 16]
 Standard library only; builds nothing (run `swift build -c release` first when it starts the server).
@@ -59,7 +61,7 @@ def start_server(args):
                        check=True, stderr=subprocess.DEVNULL)
         adapters += ["--adapter", d]
     p = subprocess.Popen([SAC, "serve", "--store", os.path.join(tmp, "store"), "--port", "0", "--log-level", "warning",
-                          *adapters], stdout=subprocess.PIPE, text=True)
+                          "--queue-size", str(max(64, 2 * max(args.clients))), *adapters], stdout=subprocess.PIPE, text=True)
     line = p.stdout.readline()
     if not line.startswith("listening on "):
         p.kill()
@@ -80,6 +82,8 @@ def main():
     ap.add_argument("--max-tokens", type=int, default=16)
     ap.add_argument("--json", help="also write the results here")
     ap.add_argument("--sac", default=SAC, help="the sac executable (when the script starts the server)")
+    ap.add_argument("--clients", default="1,4,16,64", type=lambda v: [int(x) for x in v.split(",")],
+                    help="concurrent client counts for the throughput table (default 1,4,16,64)")
     args = ap.parse_args()
     server = None
     url = args.url
@@ -144,18 +148,21 @@ def run(url, args):
         results[f"answer_{ratio}x"] = answers(ratio)
     results["answer_full_context"] = answers("full")
 
-    # Throughput: 16 requests per level, answered against the first ratio's memory.
+    # Throughput: streamed answers against the first ratio's memory, every client asking
+    # max(2, 32 / clients) questions in a row.
     mid = memory[ratios[0]]["id"]
-    for clients in (1, 4, 16):
-        per_client = 16 // clients
+    for clients in args.clients:
+        per_client = max(2, 32 // clients)
         done, lock = [], threading.Lock()
 
         def client(k):
             for j in range(per_client):
                 q = questions[(k + j) % len(questions)]
-                status, body, _, secs = post(url + f"/v1/contexts/{mid}/answers", {"question": q, "max_tokens": args.max_tokens})
+                status, events, first, secs = post(url + f"/v1/contexts/{mid}/answers",
+                                                   {"question": q, "max_tokens": args.max_tokens, "stream": True}, True)
+                n = json.loads(events[-1]).get("tokens", 0) if status == 200 and events else 0
                 with lock:
-                    done.append((status, body.get("tokens", 0), secs))
+                    done.append((status, n, secs, first or secs))
 
         t0 = time.perf_counter()
         threads = [threading.Thread(target=client, args=(k,)) for k in range(clients)]
@@ -163,9 +170,12 @@ def run(url, args):
         for t in threads: t.join()
         wall = time.perf_counter() - t0
         ok = [d for d in done if d[0] == 200]
+        lat = sorted(d[2] * 1000 for d in ok)
         results[f"throughput_{clients}"] = {
             "requests": len(done), "ok": len(ok), "requests_per_s": len(ok) / wall,
-            "tokens_per_s": sum(d[1] for d in ok) / wall, "median_latency_ms": median([d[2] * 1000 for d in ok])}
+            "tokens_per_s": sum(d[1] for d in ok) / wall, "median_latency_ms": median(lat),
+            "p95_latency_ms": lat[min(len(lat) - 1, int(0.95 * len(lat)))] if lat else float("nan"),
+            "median_first_token_ms": median([d[3] * 1000 for d in ok])}
 
     print(json.dumps(results, indent=2))
     if args.json:
@@ -186,11 +196,12 @@ def print_table(r, ratios):
         print(f"| answer from the stored {ratio}x memory | | {a['first_token_ms']:.0f} | {a['total_ms']:.0f} | {a['tokens']:.0f} |")
     a = r["answer_full_context"]
     print(f"| answer with the full context in the prompt | | {a['first_token_ms']:.0f} | {a['total_ms']:.0f} | {a['tokens']:.0f} |")
-    print("\n| concurrent clients | requests/s | generated tokens/s | median latency (ms) |")
-    print("|---:|---:|---:|---:|")
-    for n in (1, 4, 16):
-        t = r[f"throughput_{n}"]
-        print(f"| {n} | {t['requests_per_s']:.2f} | {t['tokens_per_s']:.1f} | {t['median_latency_ms']:.0f} |")
+    print("\n| concurrent clients | requests/s | generated tokens/s | median latency (ms) | p95 latency (ms) | median first token (ms) | ok / requests |")
+    print("|---:|---:|---:|---:|---:|---:|---:|")
+    for key in sorted((k for k in r if k.startswith("throughput_")), key=lambda k: int(k.split("_")[1])):
+        t, n = r[key], key.split("_")[1]
+        print(f"| {n} | {t['requests_per_s']:.2f} | {t['tokens_per_s']:.1f} | {t['median_latency_ms']:.0f} | "
+              f"{t['p95_latency_ms']:.0f} | {t['median_first_token_ms']:.0f} | {t['ok']} / {t['requests']} |")
 
 
 if __name__ == "__main__":

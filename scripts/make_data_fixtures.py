@@ -148,6 +148,33 @@ def qa_fixtures():
     write("qa/tiny-squad.json", json.dumps(squad, indent=1).encode("utf-8"))
 
 
+def qmsum_fixture():
+    """qa/tiny-qmsum.jsonl(.gz): two QMSum meetings cut short (from ../shared/data/qmsum/val),
+    the second with a turn lacking its speaker, one lacking its content and a query lacking its
+    answer; then a broken line, a blank one and a record without a transcript."""
+    src = os.path.join(ROOT, "..", "shared", "data", "qmsum", "val.jsonl.gz")
+    if not os.path.exists(src):
+        print("skipped qa/tiny-qmsum.jsonl: no", src)
+        return
+    recs = [json.loads(l) for l in gzip.open(src)]
+    r = recs[0]
+    a = {"topic_list": r["topic_list"][:1], "meeting_transcripts": r["meeting_transcripts"][:4],
+         "general_query_list": r["general_query_list"][:1],
+         "specific_query_list": [{"query": q["query"], "answer": q["answer"], "relevant_text_span": q["relevant_text_span"]}
+                                 for q in r["specific_query_list"][:2]]}
+    b = recs[1]
+    t = b["meeting_transcripts"][:3]
+    t[1] = {"content": t[1]["content"]}
+    t.append({"speaker": "Grad F"})
+    bb = {"meeting_transcripts": t, "general_query_list": [{"query": b["general_query_list"][0]["query"]}],
+          "specific_query_list": [{"query": b["specific_query_list"][0]["query"], "answer": b["specific_query_list"][0]["answer"]}]}
+    lines = [json.dumps(a), json.dumps(bb), '{"meeting_transcripts": [', "",
+             json.dumps({"general_query_list": [{"query": "x", "answer": "y"}]})]
+    body = ("\n".join(lines) + "\n").encode("utf-8")
+    write("qa/tiny-qmsum.jsonl", body)
+    write("qa/tiny-qmsum.jsonl.gz", gz(body, 9))
+
+
 def text_fixtures():
     corpus = "First paragraph line one.\nline two.\n\n\n  \t \nSecond paragraph.\r\n\r\nThird, with trailing spaces.   \n\n"
     write("text/corpus.txt", corpus.encode("utf-8"))
@@ -312,6 +339,7 @@ def metric_cases():
 if __name__ == "__main__":
     gzip_fixtures()
     qa_fixtures()
+    qmsum_fixture()
     text_fixtures()
     metric_cases()
     print("fixtures written under", FIX, "and Tests/SACEvaluationTests/MetricsReferenceCases.swift")

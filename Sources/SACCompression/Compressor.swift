@@ -166,10 +166,13 @@ public final class Compressor {
 
     /// Compresses a context given as encoder-input token ids (starting with BOS).
     ///
-    /// - Parameter anchorIndices: SAC/tokens only: anchors from an external scorer, one
-    ///   ascending list of local indices per chunk (see `CompressorSettings.plan`).
+    /// - Parameters:
+    ///   - anchorIndices: SAC/tokens only: anchors from an external scorer, one ascending list
+    ///     of local indices per chunk (see `CompressorSettings.plan`).
+    ///   - betweenChunks: runs after each chunk but the last (other work on the same thread,
+    ///     such as the server's decoding steps; it must not use this compressor).
     /// - Throws: `CompressionError` for an empty or too long context or bad anchors.
-    public func compress(_ ids: [Int32], anchorIndices: [[Int]]? = nil) throws -> CompressedMemory {
+    public func compress(_ ids: [Int32], anchorIndices: [[Int]]? = nil, betweenChunks: (() -> Void)? = nil) throws -> CompressedMemory {
         try checkIds(ids, what: "context")
         let plans = try settings.plan(tokens: ids.count, anchorIndices: anchorIndices)
         let c = model.config, L = c.numLayers, kv = c.kvDim, d = c.hiddenSize
@@ -186,6 +189,7 @@ public final class Compressor {
                 for j in plan.carriers { embeddings.append(contentsOf: h[(j * d)..<((j + 1) * d)]) }
             }
             positions.append(contentsOf: plan.carriers.map { plan.positions[$0] })
+            if plan.range.upperBound < ids.count { betweenChunks?() }
         }
         let n = positions.count
         return CompressedMemory(

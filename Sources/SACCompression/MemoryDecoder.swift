@@ -45,36 +45,62 @@ public struct MemoryDecoder: Sendable {
     ) throws -> AnswerResult {
         guard !question.isEmpty else { throw CompressionError.emptyInput(what: "question") }
         return try generate(memory: memory, tokens: question, maxTokens: maxTokens, stopTokens: stopTokens, sampler: sampler,
-                            file: file) { onToken?($0); return true }
+                            file: file, tokensName: "question") { onToken?($0); return true }
     }
 
     /// Reads `memory` (if any; its model and shape are checked) and then `tokens`, and
     /// generates with the one decode loop (`LlamaModel.decode`): the path of answers, of the
     /// server's chat over a memory, and (without a memory) of the full-context reference.
     ///
-    /// - Parameter onToken: each generated id as it comes; returning false stops the run.
+    /// - Parameters:
+    ///   - tokensName: what `tokens` are in error messages ("question", "messages", …).
+    ///   - onToken: each generated id as it comes; returning false stops the run.
     /// - Throws: `CompressionError.identityMismatch` for a memory of another model or shape,
-    ///   `invalidOption` for a token id outside the vocabulary.
+    ///   `invalidOption` (naming `tokensName`) for a token id outside the vocabulary.
     public func generate(
         memory: CompressedMemory?, tokens: [Int32], maxTokens: Int, stopTokens: Set<Int32>, sampler: Sampler = .greedy,
-        file: String = "memory", onToken: (Int32) -> Bool = { _ in true }
+        file: String = "memory", tokensName: String = "tokens", onToken: (Int32) -> Bool = { _ in true }
     ) throws -> AnswerResult {
+        let s = try start(memory: memory, tokens: tokens, maxTokens: maxTokens, stopTokens: stopTokens, sampler: sampler,
+                          file: file, tokensName: tokensName)
+        var states = [s.state]
+        while states[0].finish == nil { try model.decodeStep(&states) { _, t in onToken(t) } }
+        return s.result(states[0].decoded)
+    }
+
+    /// A generation read up to its first token, ready for the decode loop (alone, or stepping
+    /// with others in `LlamaModel.decodeStep`, as the server batches requests).
+    public struct Started: Sendable {
+        public var state: DecodeState
+        /// Positions read in the prefill.
+        public var promptTokens: Int
+        /// Seconds of the prefill (time to first token).
+        public var prefillSeconds: Double
+
+        /// The answer once the loop has run `decoded`.
+        public func result(_ decoded: Decoded) -> AnswerResult {
+            AnswerResult(ids: decoded.tokens, prefillSeconds: prefillSeconds, decodeSeconds: decoded.seconds,
+                         promptTokens: promptTokens, finish: decoded.finish)
+        }
+    }
+
+    /// `generate` up to the decode loop: checks `memory` and `tokens`, and reads them.
+    public func start(
+        memory: CompressedMemory?, tokens: [Int32], maxTokens: Int, stopTokens: Set<Int32>, sampler: Sampler = .greedy,
+        file: String = "memory", tokensName: String = "tokens"
+    ) throws -> Started {
         let c = model.config
         if let memory { try check(memory, file: file) }
         if let bad = tokens.first(where: { $0 < 0 || Int($0) >= c.vocabSize }) {
-            throw CompressionError.invalidOption(option: "question", detail: "token id \(bad) outside the vocabulary")
+            throw CompressionError.invalidOption(option: tokensName, detail: "token id \(bad) outside the vocabulary")
         }
         let t0 = Date()
         let cache = model.makeCache(capacity: (memory?.carriers ?? 0) + tokens.count + maxTokens + 2)
         let prefilled = try memory.map { try prefill(memory: $0, tokens: tokens, cache: cache) }
         let logits = try prefilled?.logits ?? model.forward(tokens, cache: cache, logits: .last)
-        let promptTokens = prefilled?.promptTokens ?? tokens.count
-        let prefillSeconds = Date().timeIntervalSince(t0)
-        let d = try model.decode(
-            from: logits, cache: cache, maxTokens: maxTokens, sampler: sampler, stopTokens: stopTokens, onToken: onToken)
-        return AnswerResult(
-            ids: d.tokens, prefillSeconds: prefillSeconds, decodeSeconds: d.seconds, promptTokens: promptTokens,
-            finish: d.finish)
+        let state = DecodeState(logits: logits, cache: cache, maxTokens: maxTokens, sampler: sampler, stopTokens: stopTokens)
+        return Started(state: state, promptTokens: prefilled?.promptTokens ?? tokens.count,
+                       prefillSeconds: Date().timeIntervalSince(t0))
     }
 
     /// Throws unless `memory` is from this decoder's model and has its shape.
@@ -117,6 +143,6 @@ public struct MemoryDecoder: Sendable {
     public func answerFromContext(
         context: [Int32], question: [Int32], maxTokens: Int, stopTokens: Set<Int32>
     ) throws -> AnswerResult {
-        try generate(memory: nil, tokens: context + question, maxTokens: maxTokens, stopTokens: stopTokens)
+        try generate(memory: nil, tokens: context + question, maxTokens: maxTokens, stopTokens: stopTokens, tokensName: "context and question")
     }
 }

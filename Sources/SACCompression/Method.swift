@@ -144,10 +144,14 @@ public struct CompressorSettings: Codable, Sendable, Equatable {
         return s
     }
 
-    /// Checks the values: ratio ≥ 2 (except `full`), chunk size ≥ 2 and ≥ ratio, a valid LoRA.
+    /// Checks the values: ratio ≥ 2 (except `full`; `tokens` takes 1, the frozen model reading
+    /// the whole context), chunk size ≥ 2 and ≥ ratio, a valid LoRA.
     public func validate() throws {
         if method != .full {
-            guard ratio >= 2 else { throw CompressionError.invalidOption(option: "ratio", detail: "\(ratio), expected an integer ≥ 2") }
+            let least = method == .tokens ? 1 : 2
+            guard ratio >= least else {
+                throw CompressionError.invalidOption(option: "ratio", detail: "\(ratio), expected an integer ≥ \(least)")
+            }
             guard chunkSize >= ratio else {
                 throw CompressionError.invalidOption(option: "chunkSize", detail: "\(chunkSize) is smaller than the ratio \(ratio)")
             }

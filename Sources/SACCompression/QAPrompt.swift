@@ -9,6 +9,10 @@ public struct QAPrompt: Sendable {
     /// (`Tokenizer.stopTokens(config:)`). Every path that answers from this prompt stops on
     /// these.
     public let stopTokens: Set<Int32>
+    /// When set, `context(_:)` keeps the first `contextLimit` tokens of a text (the template's
+    /// own tokens not counted): what a model with a bounded number of positions can read, e.g. a
+    /// QMSum transcript for SmolLM2's 8,192. nil: the whole text.
+    public var contextLimit: Int?
 
     /// Uses the tokenizer's BOS/EOS, else the model config's. Throws when neither knows them.
     public init(tokenizer: Tokenizer, config: LlamaConfig) throws {
@@ -21,9 +25,12 @@ public struct QAPrompt: Sendable {
         stopTokens = tokenizer.stopTokens(config: config).union([eos])
     }
 
-    /// Encoder input: [BOS] + tok("### Context:\n") + tok(context).
+    /// Encoder input: [BOS] + tok("### Context:\n") + tok(context), the context's tokens cut to
+    /// the first `contextLimit` when that is set.
     public func context(_ text: String) -> [Int32] {
-        [bos] + tokenizer.encode("### Context:\n", addSpecialTokens: false) + tokenizer.encode(text, addSpecialTokens: false)
+        var ids = tokenizer.encode(text, addSpecialTokens: false)
+        if let contextLimit, ids.count > contextLimit { ids.removeSubrange(max(0, contextLimit)...) }
+        return [bos] + tokenizer.encode("### Context:\n", addSpecialTokens: false) + ids
     }
 
     /// Q = tok("\n### Question:\n") + tok(question) + tok("\n### Answer:\n").

@@ -39,6 +39,21 @@ enum FileLoader {
         do { return try Gzip.decompress(data) } catch { throw .badGzip(file: url.path, error: error) }
     }
 
+    /// Calls `body` with each non-blank line of `data` (a JSON-lines file) and its 1-based
+    /// line number, until it returns false.
+    static func forEachLine(_ data: Data, _ body: (_ number: Int, _ line: Data) -> Bool) {
+        var number = 0
+        var start = data.startIndex
+        while start < data.endIndex {
+            let end = data[start...].firstIndex(of: UInt8(ascii: "\n")) ?? data.endIndex
+            number += 1
+            let bytes = data[start..<end]
+            start = end < data.endIndex ? end + 1 : end
+            if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
+            if !body(number, bytes) { return }
+        }
+    }
+
     /// The file name without the given extensions (longest first), e.g. "SQuAD-dev".
     static func baseName(_ url: URL, removing suffixes: [String]) -> String {
         let name = url.lastPathComponent

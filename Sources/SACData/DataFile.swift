@@ -4,7 +4,8 @@ import Foundation
 /// file names to readers (`sac train`, `sac eval` and the trainer's data assembly use it).
 public enum DataFile {
     public enum Kind: Sendable, Equatable {
-        /// MRQA JSON lines (`.jsonl`, `.jsonl.gz`).
+        /// JSON lines (`.jsonl`, `.jsonl.gz`): MRQA, or QMSum (told by the first record's
+        /// fields: `QMSumReader.looksLikeQMSum`).
         case mrqa
         /// SQuAD v1.1 JSON (`.json`).
         case squad
@@ -16,7 +17,7 @@ public enum DataFile {
     }
 
     /// The names the readers accept, for error messages.
-    public static let accepted = ".jsonl/.jsonl.gz MRQA, .json SQuAD v1.1, or .txt/.txt.gz text"
+    public static let accepted = ".jsonl/.jsonl.gz MRQA or QMSum, .json SQuAD v1.1, or .txt/.txt.gz text"
 
     /// The kind of the file at `path`, or nil for a name no reader takes.
     public static func kind(of path: String) -> Kind? {
@@ -34,9 +35,13 @@ public enum DataFile {
     ///   reader's `DataError`.
     public static func readQA(url: URL, limit: Int? = nil) throws(DataError) -> QAReadResult {
         switch kind(of: url.path) {
-        case .mrqa: return try MRQAReader.read(url: url, limit: limit)
+        case .mrqa:
+            let data = try FileLoader.bytes(url)
+            return QMSumReader.looksLikeQMSum(data)
+                ? try QMSumReader.read(data: data, url: url, limit: limit)
+                : try MRQAReader.read(data: data, url: url, limit: limit)
         case .squad: return try SQuADReader.read(url: url)
-        case .text, nil: throw .unsupportedFile(file: url.path, expected: ".jsonl/.jsonl.gz MRQA or .json SQuAD v1.1")
+        case .text, nil: throw .unsupportedFile(file: url.path, expected: ".jsonl/.jsonl.gz MRQA or QMSum, or .json SQuAD v1.1")
         }
     }
 }

@@ -26,37 +26,35 @@ public enum MRQAReader {
     /// `source` from the header's `dataset` when present, else from the file name.
     /// - Throws: `DataError` when the file is missing, unreadable, or named `.gz` but not gzip.
     public static func read(url: URL, limit: Int? = nil) throws(DataError) -> QAReadResult {
-        let data = try FileLoader.bytes(url)
+        try read(data: FileLoader.bytes(url), url: url, limit: limit)
+    }
+
+    /// Reads the examples of the decompressed contents `data` of `url`.
+    static func read(data: Data, url: URL, limit: Int?) throws(DataError) -> QAReadResult {
         let name = FileLoader.baseName(url, removing: [".jsonl.gz", ".jsonl", ".gz"])
         var examples: [QAExample] = []
         var skipped: [SkippedLine] = []
         var source = name
         let decoder = JSONDecoder()
         let maxCount = limit ?? Int.max
-        var lineNumber = 0
-        var start = data.startIndex
-        while start < data.endIndex && examples.count < maxCount {
-            let end = data[start...].firstIndex(of: UInt8(ascii: "\n")) ?? data.endIndex
-            lineNumber += 1
-            let bytes = data[start..<end]
-            start = end < data.endIndex ? end + 1 : end
-            if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
+        FileLoader.forEachLine(data) { lineNumber, bytes in
+            guard examples.count < maxCount else { return false }
             let line: Line
             do { line = try decoder.decode(Line.self, from: bytes) } catch {
                 skipped.append(SkippedLine(line: lineNumber, reason: "not a JSON object of the MRQA format: \(Self.describe(error))"))
-                continue
+                return true
             }
             if let header = line.header {
                 if lineNumber == 1 || examples.isEmpty, let dataset = header.dataset { source = dataset }
-                continue
+                return true
             }
             guard let context = line.context else {
                 skipped.append(SkippedLine(line: lineNumber, reason: "missing string field \"context\""))
-                continue
+                return true
             }
             guard let qas = line.qas else {
                 skipped.append(SkippedLine(line: lineNumber, reason: "missing array field \"qas\""))
-                continue
+                return true
             }
             if qas.isEmpty { skipped.append(SkippedLine(line: lineNumber, reason: "\"qas\" is empty")) }
             for (k, qa) in qas.enumerated() where examples.count < maxCount {
@@ -71,6 +69,7 @@ public enum MRQAReader {
                 let id = qa.qid ?? qa.id ?? "\(name):\(lineNumber):\(k)"
                 examples.append(QAExample(context: context, question: question, answers: answers, id: id, source: source))
             }
+            return true
         }
         return QAReadResult(examples: examples, skipped: skipped, name: name)
     }

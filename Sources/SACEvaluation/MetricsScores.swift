@@ -3,6 +3,7 @@ public struct QAScores: Sendable, Equatable {
     /// The number of predictions added.
     public private(set) var count = 0
     private var sumRouge = 0.0, sumEM = 0.0, sumSquadF1 = 0.0, sumSquadEM = 0.0
+    private var sumSummary1 = 0.0, sumSummary2 = 0.0, sumSummaryL = 0.0
 
     /// An empty accumulator.
     public init() {}
@@ -16,6 +17,9 @@ public struct QAScores: Sendable, Equatable {
         sumEM += PaperMetrics.exactMatch(prediction: prediction, reference: first) ? 1 : 0
         sumSquadF1 += SQuADMetrics.maxF1(prediction: prediction, answers: answers)
         sumSquadEM += SQuADMetrics.maxExactMatch(prediction: prediction, answers: answers) ? 1 : 0
+        sumSummary1 += SummaryMetrics.rougeN(prediction: prediction, reference: first, n: 1).f
+        sumSummary2 += SummaryMetrics.rougeN(prediction: prediction, reference: first, n: 2).f
+        sumSummaryL += SummaryMetrics.rougeL(prediction: prediction, reference: first).f
     }
 
     private func percent(_ sum: Double) -> Double { count == 0 ? 0 : 100 * sum / Double(count) }
@@ -28,4 +32,9 @@ public struct QAScores: Sendable, Equatable {
     public var squadF1: Double { percent(sumSquadF1) }
     /// Percentage of SQuAD exact matches (any answer), in percent (0 when empty).
     public var squadEM: Double { percent(sumSquadEM) }
+    /// Mean ROUGE-1, ROUGE-2 and ROUGE-L F against `answers[0]` as `rouge-score` computes
+    /// them for summaries (`SummaryMetrics`), in percent (0 when empty).
+    public var summaryRouge1F: Double { percent(sumSummary1) }
+    public var summaryRouge2F: Double { percent(sumSummary2) }
+    public var summaryRougeLF: Double { percent(sumSummaryL) }
 }

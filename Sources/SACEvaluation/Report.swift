@@ -31,23 +31,35 @@ public struct EvaluationReport: Codable, Sendable, Equatable {
         self.datasets = datasets
         let n = Double(max(datasets.count, 1))
         func mean(_ key: KeyPath<DatasetScores, Double>) -> Double { datasets.reduce(0) { $0 + $1[keyPath: key] } / n }
+        /// The mean over the rows that have the field (nil when none has it).
+        func mean(_ key: KeyPath<DatasetScores, Double?>) -> Double? {
+            let v = datasets.compactMap { $0[keyPath: key] }
+            return v.isEmpty ? nil : v.reduce(0, +) / Double(v.count)
+        }
         average = DatasetScores(
             name: "average", count: datasets.reduce(0) { $0 + $1.count },
             rouge1F: mean(\.rouge1F), em: mean(\.em), squadF1: mean(\.squadF1), squadEM: mean(\.squadEM),
-            ratio: mean(\.ratio), compressMs: mean(\.compressMs), answerMs: mean(\.answerMs))
+            ratio: mean(\.ratio), compressMs: mean(\.compressMs), answerMs: mean(\.answerMs),
+            summaryRouge1F: mean(\.summaryRouge1F), summaryRouge2F: mean(\.summaryRouge2F),
+            summaryRougeLF: mean(\.summaryRougeLF))
     }
 
     /// The report as a Markdown table: a header, an alignment row, one row per data set and a
-    /// last row for the average. Scores and ratio have 2 decimals, timings 1.
-    public func markdown() -> String {
+    /// last row for the average. Scores and ratio have 2 decimals, timings 1. With `summary`,
+    /// three more columns: the summary ROUGE-1/2/L F (`SummaryMetrics`; "–" where absent).
+    public func markdown(summary: Bool = false) -> String {
         var lines = [
-            "| data set | n | ROUGE-1 F | EM | SQuAD F1 | SQuAD EM | ratio | compress ms | answer ms |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+            "| data set | n | ROUGE-1 F | EM | SQuAD F1 | SQuAD EM | ratio | compress ms | answer ms |"
+                + (summary ? " summary R-1 F | R-2 F | R-L F |" : ""),
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|" + (summary ? "---:|---:|---:|" : ""),
         ]
         for row in datasets + [average] {
-            let cells = [row.name, "\(row.count)"]
+            var cells = [row.name, "\(row.count)"]
                 + [row.rouge1F, row.em, row.squadF1, row.squadEM, row.ratio].map { String(format: "%.2f", $0) }
                 + [row.compressMs, row.answerMs].map { String(format: "%.1f", $0) }
+            if summary {
+                cells += [row.summaryRouge1F, row.summaryRouge2F, row.summaryRougeLF].map { $0.map { String(format: "%.2f", $0) } ?? "–" }
+            }
             lines.append("| " + cells.joined(separator: " | ") + " |")
         }
         return lines.joined(separator: "\n") + "\n"
@@ -60,7 +72,8 @@ public struct EvaluationReport: Codable, Sendable, Equatable {
             let fields: [(String, Double)] = [
                 ("rouge1_f", row.rouge1F), ("em", row.em), ("squad_f1", row.squadF1), ("squad_em", row.squadEM),
                 ("ratio", row.ratio), ("compress_ms", row.compressMs), ("answer_ms", row.answerMs),
-            ]
+            ] + [("summary_rouge1_f", row.summaryRouge1F), ("summary_rouge2_f", row.summaryRouge2F),
+                 ("summary_rougeL_f", row.summaryRougeLF)].compactMap { f, v in v.map { (f, $0) } }
             for (field, value) in fields where !value.isFinite { throw .nonFinite(dataset: row.name, field: field) }
         }
         let encoder = JSONEncoder()

@@ -18,6 +18,11 @@ public struct DatasetScores: Codable, Sendable, Equatable {
     public var compressMs: Double
     /// Mean milliseconds to answer one question from a compressed memory.
     public var answerMs: Double
+    /// Mean ROUGE-1, ROUGE-2 and ROUGE-L F as `rouge-score` computes them for summaries
+    /// (`SummaryMetrics`), in percent; nil in reports written before they were added.
+    public var summaryRouge1F: Double?
+    public var summaryRouge2F: Double?
+    public var summaryRougeLF: Double?
 
     enum CodingKeys: String, CodingKey {
         case name, count, ratio, em
@@ -26,11 +31,15 @@ public struct DatasetScores: Codable, Sendable, Equatable {
         case squadEM = "squad_em"
         case compressMs = "compress_ms"
         case answerMs = "answer_ms"
+        case summaryRouge1F = "summary_rouge1_f"
+        case summaryRouge2F = "summary_rouge2_f"
+        case summaryRougeLF = "summary_rougeL_f"
     }
 
     /// Creates a row from its fields.
     public init(name: String, count: Int, rouge1F: Double, em: Double, squadF1: Double, squadEM: Double,
-                ratio: Double, compressMs: Double, answerMs: Double) {
+                ratio: Double, compressMs: Double, answerMs: Double,
+                summaryRouge1F: Double? = nil, summaryRouge2F: Double? = nil, summaryRougeLF: Double? = nil) {
         self.name = name
         self.count = count
         self.rouge1F = rouge1F
@@ -40,11 +49,16 @@ public struct DatasetScores: Codable, Sendable, Equatable {
         self.ratio = ratio
         self.compressMs = compressMs
         self.answerMs = answerMs
+        self.summaryRouge1F = summaryRouge1F
+        self.summaryRouge2F = summaryRouge2F
+        self.summaryRougeLF = summaryRougeLF
     }
 
     /// A row with the means of `scores` and the given ratio and timings.
     public init(name: String, scores: QAScores, ratio: Double, compressMs: Double, answerMs: Double) {
         self.init(name: name, count: scores.count, rouge1F: scores.rouge1F, em: scores.em, squadF1: scores.squadF1,
-                  squadEM: scores.squadEM, ratio: ratio, compressMs: compressMs, answerMs: answerMs)
+                  squadEM: scores.squadEM, ratio: ratio, compressMs: compressMs, answerMs: answerMs,
+                  summaryRouge1F: scores.summaryRouge1F, summaryRouge2F: scores.summaryRouge2F,
+                  summaryRougeLF: scores.summaryRougeLF)
     }
 }

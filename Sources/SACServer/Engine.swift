@@ -62,48 +62,44 @@ final class Engine: @unchecked Sendable {
 
     var ratios: [Int] { ingestors.keys.sorted() }
 
-    /// Compresses and stores `text` at `ratio` (default: the first adapter's).
-    func compress(text: String, ratio: Int?) throws -> IngestResult {
+    /// Compresses and stores `text` at `ratio` (default: the first adapter's), running
+    /// `betweenChunks` after each chunk but the last.
+    func compress(text: String, ratio: Int?, betweenChunks: (() -> Void)? = nil) throws -> IngestResult {
         let r = ratio ?? defaultRatio
         guard let ingestor = ingestors[r] else {
             throw APIError(.unprocessableContent,
                            "ratio \(r) is not served: this server's adapters compress at \(ratios.map { "\($0)x" }.joined(separator: ", "))",
                            field: "ratio")
         }
-        return try ingestor.add(text: text)
+        return try ingestor.add(text: text, betweenChunks: betweenChunks)
     }
 
-    /// Greedy answer to `question` from memory `id`; `onStart` runs once the memory is loaded
-    /// and checked, `onToken` with each piece of text.
-    func answer(id: MemoryID, question: String, maxTokens: Int, onStart: () -> Void = {},
-                onToken: ((String) -> Void)? = nil) throws -> Generation {
+    /// Greedy answer to `question` from memory `id`, read up to its first token: the worker
+    /// decodes it with the other generations in flight (`ModelWorker.generate`). `onStart`
+    /// runs once the request is checked and read, `onToken` with each piece of text (false:
+    /// stop, the client has gone).
+    func startAnswer(id: MemoryID, question: String, maxTokens: Int, onStart: () -> Void = {},
+                     onToken: ((String) -> Bool)? = nil) throws -> GenerationJob<Generation> {
         guard !question.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
             throw APIError(.badRequest, "field question is empty", field: "question")
         }
         let (record, memory) = try load(id)
         let q = prompt.question(question)
         try checkLength(memory.carriers + q.count + maxTokens + 2, field: "question")
-        onStart()
-        var stream = StreamingDecoder(tokenizer: tokenizer, skipSpecialTokens: true)
         let t0 = Date()
-        let result = try decoder.answer(memory: memory, question: q, maxTokens: maxTokens, stopTokens: stopTokens,
-                                        file: "memory \(record.id)") { id in
-            let piece = stream.append(id)
-            if !piece.isEmpty { onToken?(piece) }
-        }
-        let tail = stream.finish()
-        if !tail.isEmpty { onToken?(tail) }
-        return Generation(
-            text: prompt.text(result.ids), tokens: result.ids.count, promptTokens: result.promptTokens,
-            prefillSeconds: result.prefillSeconds, totalSeconds: Date().timeIntervalSince(t0),
-            finishReason: result.finish == .stop ? "stop" : "length")
+        let started = try decoder.start(memory: memory, tokens: q, maxTokens: maxTokens, stopTokens: stopTokens,
+                                        file: "memory \(record.id)", tokensName: "question")
+        onStart()
+        let prompt = self.prompt
+        return job(started, since: t0, onToken: onToken) { prompt.text($0) }
     }
 
     /// Chat completion over `messages` (the model's chat template), optionally reading stored
     /// memory `contextID` first, as `MemoryDecoder` does: its KV (or embeddings), `[LM]`, then
-    /// the conversation. Greedy when `temperature` is nil or 0, else seeded sampling.
-    func chat(messages: [ChatMessage], contextID: MemoryID?, maxTokens: Int, temperature: Float?, topP: Float, seed: UInt64,
-              onStart: () -> Void = {}, onToken: ((String) -> Void)? = nil) throws -> Generation {
+    /// the conversation; read up to the first token, for the worker to decode. Greedy when
+    /// `temperature` is nil or 0, else seeded sampling.
+    func startChat(messages: [ChatMessage], contextID: MemoryID?, maxTokens: Int, temperature: Float?, topP: Float, seed: UInt64,
+                   onStart: () -> Void = {}, onToken: ((String) -> Bool)? = nil) throws -> GenerationJob<Generation> {
         let sampler: Sampler
         do { sampler = try Sampler(temperature: temperature, topP: topP, seed: seed) } catch {
             throw APIError(.badRequest, "\(error)", field: temperature.map { !($0 >= 0 && $0.isFinite) } == true ? "temperature" : "top_p")
@@ -117,23 +113,44 @@ final class Engine: @unchecked Sendable {
         let loadedMemory = try contextID.map { try load($0) }
         if let m = loadedMemory { try decoder.check(m.memory, file: "memory \(m.record.id)") }
         try checkLength((loadedMemory?.memory.carriers ?? 0) + ids.count + maxTokens + 2, field: "messages")
-        onStart()
         let t0 = Date()
-        var stream = StreamingDecoder(tokenizer: tokenizer, skipSpecialTokens: true)
-        let result = try decoder.generate(
+        let started = try decoder.start(
             memory: loadedMemory?.memory, tokens: ids, maxTokens: maxTokens, stopTokens: stopTokens, sampler: sampler,
-            file: "memory \(loadedMemory?.record.id ?? "")"
-        ) { id in
-            let piece = stream.append(id)
-            if !piece.isEmpty { onToken?(piece) }
-            return true
-        }
-        let tail = stream.finish()
-        if !tail.isEmpty { onToken?(tail) }
-        return Generation(
-            text: tokenizer.decode(result.ids, skipSpecialTokens: true), tokens: result.ids.count,
-            promptTokens: result.promptTokens, prefillSeconds: result.prefillSeconds, totalSeconds: Date().timeIntervalSince(t0),
-            finishReason: result.finish == .stop ? "stop" : "length")
+            file: "memory \(loadedMemory?.record.id ?? "")", tokensName: "messages")
+        onStart()
+        let tokenizer = self.tokenizer
+        return job(started, since: t0, onToken: onToken) { tokenizer.decode($0, skipSpecialTokens: true) }
+    }
+
+    /// `startAnswer` decoded alone, to the end.
+    func answer(id: MemoryID, question: String, maxTokens: Int) throws -> Generation {
+        try runAlone(startAnswer(id: id, question: question, maxTokens: maxTokens))
+    }
+
+    /// A generation job decoded alone on this thread (what the worker does with company).
+    func runAlone<T>(_ j: GenerationJob<T>) throws -> T {
+        var states = [j.state]
+        while states[0].finish == nil { try model.decodeStep(&states) { _, t in j.onToken(t) } }
+        return try j.finish(states[0].decoded)
+    }
+
+    /// The job for `started`: text pieces to `onToken` as tokens come (UTF-8 split across
+    /// tokens joined; false from it, as when the client has gone, ends the generation), the
+    /// `Generation` at the end.
+    private func job(_ started: MemoryDecoder.Started, since t0: Date, onToken: ((String) -> Bool)?,
+                     text: @escaping ([Int32]) -> String) -> GenerationJob<Generation> {
+        let stream = StreamBox(StreamingDecoder(tokenizer: tokenizer, skipSpecialTokens: true))
+        return GenerationJob(model: model, state: started.state, onToken: { id in
+            let piece = stream.decoder.append(id)
+            return piece.isEmpty || onToken?(piece) ?? true
+        }, finish: { decoded in
+            let tail = stream.decoder.finish()
+            if !tail.isEmpty { _ = onToken?(tail) }
+            let r = started.result(decoded)
+            return Generation(
+                text: text(r.ids), tokens: r.ids.count, promptTokens: r.promptTokens, prefillSeconds: r.prefillSeconds,
+                totalSeconds: Date().timeIntervalSince(t0), finishReason: r.finish == .stop ? "stop" : "length")
+        })
     }
 
     /// The index row of `id` (so a deleted memory is never served) and its memory, from the
@@ -153,6 +170,12 @@ final class Engine: @unchecked Sendable {
             throw APIError(.unprocessableContent, "the request needs \(tokens) positions, more than the model's \(limit)", field: field)
         }
     }
+}
+
+/// A streaming decoder kept across a generation's token callbacks.
+final class StreamBox {
+    var decoder: StreamingDecoder
+    init(_ d: StreamingDecoder) { decoder = d }
 }
 
 /// A server that cannot start (bad adapters or options).

@@ -102,8 +102,11 @@ struct Handlers: Sendable {
     func createContext(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         let req = try decodeBody(ContextRequest.self, from: try await body(request))
         if let r = req.ratio, r < 1 { throw APIError(.badRequest, "field ratio: expected a positive integer", field: "ratio") }
-        let engine = self.engine
-        let result = try await wrap { try await worker.run { try engine.compress(text: req.text, ratio: req.ratio) } }
+        let (engine, worker) = (self.engine, self.worker)
+        // Between chunks the streams in flight decode a step: a long text does not hold them.
+        let result = try await wrap {
+            try await worker.run { try engine.compress(text: req.text, ratio: req.ratio) { worker.stepDecoding() } }
+        }
         if result.created { metrics.compressSeconds.record(result.compressMilliseconds / 1000) }
         context.logger.info("context", metadata: [
             "id": "\(result.record.id)", "tokens": "\(result.record.contextTokens)", "created": "\(result.created)",
@@ -146,20 +149,21 @@ struct Handlers: Sendable {
         let (engine, metrics) = (self.engine, self.metrics)
         if req.stream == true {
             return try await wrap {
-                try await streamingResponse(worker: worker) { start, send in
+                try await streamingGeneration(worker: worker, job: { start, send in
                     var index = 0
-                    let g = try engine.answer(id: id, question: req.question, maxTokens: n, onStart: start) { piece in
-                        send(sseEvent(json: TokenEvent(token: piece, index: index)))
-                        index += 1
+                    return try engine.startAnswer(id: id, question: req.question, maxTokens: n, onStart: start) { piece in
+                        defer { index += 1 }
+                        return send(sseEvent(json: TokenEvent(token: piece, index: index)))
                     }
+                }, end: { g, send in
                     metrics.generation(g)
                     send(sseEvent(json: AnswerResponse(
                         id: id.value, answer: g.text, answerMs: ms(g.totalSeconds), prefillMs: ms(g.prefillSeconds), tokens: g.tokens,
                         done: true)))
-                }
+                })
             }
         }
-        let g = try await wrap { try await worker.run { try engine.answer(id: id, question: req.question, maxTokens: n) } }
+        let g = try await wrap { try await worker.generate { try engine.startAnswer(id: id, question: req.question, maxTokens: n) } }
         metrics.generation(g)
         return try json(AnswerResponse(
             id: id.value, answer: g.text, answerMs: ms(g.totalSeconds), prefillMs: ms(g.prefillSeconds), tokens: g.tokens))
@@ -181,27 +185,28 @@ struct Handlers: Sendable {
         let completionID = "chatcmpl-" + MemoryID.random().value
         let created = Int(Date().timeIntervalSince1970)
         let model = engine.modelName
-        let run: @Sendable (@escaping () -> Void, ((String) -> Void)?) throws -> Generation = { start, onToken in
-            try engine.chat(messages: messages, contextID: contextID, maxTokens: n, temperature: req.temperature,
-                            topP: req.topP ?? 1, seed: req.seed ?? 0, onStart: start, onToken: onToken)
+        let startJob: @Sendable (@escaping () -> Void, ((String) -> Bool)?) throws -> GenerationJob<Generation> = { start, onToken in
+            try engine.startChat(messages: messages, contextID: contextID, maxTokens: n, temperature: req.temperature,
+                                 topP: req.topP ?? 1, seed: req.seed ?? 0, onStart: start, onToken: onToken)
         }
         if req.stream == true {
+            let chunk: @Sendable (ChatChunk.Delta, String?) -> ByteBuffer = { delta, finish in
+                sseEvent(json: ChatChunk(id: completionID, created: created, model: model,
+                                         choices: [.init(index: 0, delta: delta, finishReason: finish)]))
+            }
             return try await wrap {
-                try await streamingResponse(worker: worker) { start, send in
-                    func chunk(_ delta: ChatChunk.Delta, _ finish: String?) -> ByteBuffer {
-                        sseEvent(json: ChatChunk(id: completionID, created: created, model: model,
-                                                 choices: [.init(index: 0, delta: delta, finishReason: finish)]))
-                    }
-                    let g = try run({ start(); send(chunk(.init(role: "assistant"), nil)) }) { piece in
+                try await streamingGeneration(worker: worker, job: { start, send in
+                    try startJob({ start(); _ = send(chunk(.init(role: "assistant"), nil)) }) { piece in
                         send(chunk(.init(content: piece), nil))
                     }
+                }, end: { g, send in
                     metrics.generation(g)
                     send(chunk(.init(), g.finishReason))
                     send(sseEvent("[DONE]"))
-                }
+                })
             }
         }
-        let g = try await wrap { try await worker.run { try run({}, nil) } }
+        let g = try await wrap { try await worker.generate { try startJob({}, nil) } }
         metrics.generation(g)
         return try json(ChatResponse(
             id: completionID, created: created, model: model,

@@ -35,22 +35,29 @@ func sseEvent<T: Encodable>(json value: T) -> ByteBuffer {
     return sseEvent(String(decoding: data, as: UTF8.self))
 }
 
-/// Runs a streaming model job: waits until the job has validated its input (so that bad
-/// requests still get their own status code), then answers 200 with an event stream fed by
-/// the job. `job` gets `start` (call once the stream begins) and `send` (one event).
-func streamingResponse(
+/// Runs a streaming generation: waits until `job` has checked the request and read its prompt
+/// (so that bad requests still get their own status code; it calls `start` once the stream may
+/// begin, and sends events as tokens come; `send` is false once the client has gone), then answers 200 with an event stream while the
+/// worker decodes the generation together with the others in flight; `end` sends the closing
+/// events from its result, on the model thread.
+func streamingGeneration(
     worker: ModelWorker,
-    job: @escaping @Sendable (_ start: @escaping @Sendable () -> Void, _ send: @escaping @Sendable (ByteBuffer) -> Void) throws -> Void
+    job: @escaping @Sendable (_ start: @escaping @Sendable () -> Void, _ send: @escaping @Sendable (ByteBuffer) -> Bool) throws
+        -> GenerationJob<Generation>,
+    end: @escaping @Sendable (_ result: Generation, _ send: (ByteBuffer) -> Void) -> Void
 ) async throws -> Response {
     let (stream, sink) = AsyncStream<ByteBuffer>.makeStream()
     try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, Error>) in
         let gate = StartGate(c)
         do {
-            try worker.enqueue {
-                do {
-                    try job({ gate.open() }, { sink.yield($0) })
+            // `send` is false once the client has gone: the generation then stops and frees its place.
+            let send: @Sendable (ByteBuffer) -> Bool = { if case .terminated = sink.yield($0) { return false }; return true }
+            try worker.enqueueGeneration({ try job({ gate.open() }, send) }) { result in
+                switch result {
+                case .success(let g):
+                    end(g) { sink.yield($0) }
                     return { gate.open(); sink.finish() }
-                } catch {
+                case .failure(let error):
                     return {
                         if !gate.fail(error) {  // already streaming: report in-band
                             let e = APIError.from(error)

@@ -27,11 +27,13 @@ public struct Ingestor {
         self.maxContextTokens = min(maxContextTokens ?? compressor.settings.maxContextTokens, compressor.settings.maxContextTokens)
     }
 
-    /// Stores the memory of `text`, or returns the one already stored for it.
+    /// Stores the memory of `text`, or returns the one already stored for it. `betweenChunks`
+    /// runs after each encoded chunk but the last (the server decodes a step of its streams
+    /// there, so that a long compression does not hold them).
     ///
     /// - Throws: `CompressionError.emptyInput` for a blank text, `contextTooLong` over the
     ///   token limit, `StoreError` when the store cannot be written.
-    public func add(text: String) throws -> IngestResult {
+    public func add(text: String, betweenChunks: (() -> Void)? = nil) throws -> IngestResult {
         guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
             throw CompressionError.emptyInput(what: "text")
         }
@@ -44,7 +46,7 @@ public struct Ingestor {
         let ids = prompt.context(text)
         guard ids.count <= maxContextTokens else { throw CompressionError.contextTooLong(tokens: ids.count, limit: maxContextTokens) }
         let t0 = Date()
-        let memory = try compressor.compress(ids)
+        let memory = try compressor.compress(ids, betweenChunks: betweenChunks)
         let ms = Date().timeIntervalSince(t0) * 1000
         let (record, created) = try store.add(memory, contentHash: hash)
         return IngestResult(record: record, created: created, compressMilliseconds: created ? ms : 0)

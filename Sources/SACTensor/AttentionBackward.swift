@@ -18,6 +18,10 @@ extension Attention {
     /// of a kv group are stacked), plus, with w > 1 workers, (w − 1) private
     /// [S × nKV·hd] dK and dV accumulators that are summed at the end.
     /// Outputs must not overlap the inputs or each other.
+    ///
+    /// Deterministic: work items go to the workers in a fixed interleaved order, so each
+    /// accumulator sums the same items in the same order on every call (a shared queue would
+    /// let the partial sums, and the gradients' last bits, change from run to run).
     public static func backward(
         dOut: UnsafePointer<Float>,
         q: UnsafePointer<Float>, ldq: Int,
@@ -32,11 +36,11 @@ extension Attention {
         let threads = AttentionPlan.threads(for: dims, available: Parallel.threads)
         backward(dOut: dOut, q: q, ldq: ldq, k: k, ldk: ldk, v: v, ldv: ldv, out: out, ldo: ldo,
                  lse: lse, dq: dq, dk: dk, dv: dv, dims: dims, scale: scale, mask: mask,
-                 accumulate: accumulate, threads: threads,
+                 accumulate: accumulate, threads: threads, interleaved: true,
                  stackGroups: AttentionPlan.stacks(dims, threads: threads), probabilities: probabilities)
     }
 
-    /// `backward` with an explicit number of threads and, for tests, static interleaved scheduling.
+    /// `backward` with an explicit number of threads and scheduling (`interleaved`: static, deterministic).
     static func backward(
         dOut: UnsafePointer<Float>,
         q: UnsafePointer<Float>, ldq: Int,

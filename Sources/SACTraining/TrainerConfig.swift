@@ -27,6 +27,9 @@ public struct TrainerConfig: Codable, Sendable, Equatable {
     /// Share of QA examples whose paragraph is placed among `distractors` other paragraphs.
     public var multiChunkFraction: Double = 0
     public var distractors = 3
+    /// Context tokens kept from the start of each context (0: all): `QAPrompt.contextLimit`,
+    /// for contexts longer than the model's positions allow (QMSum transcripts).
+    public var contextTokens = 0
     /// Updates at the end of `steps` over which the learning rate falls linearly to 0
     /// (0: constant after warm-up, the paper's schedule). Not compared on resume, so a
     /// constant-rate run can be resumed with a decay to finish it.
@@ -67,7 +70,7 @@ public struct TrainerConfig: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case objective, steps, batchSize, lr, warmupSteps, clipNorm, weightDecay, beta1, beta2, seed, validEvery,
-             validExamples, validQuestions, validContexts, multiChunkFraction, distractors, decaySteps, maxTrainSeconds, teacher, ceWeight, klWeight, hiddenWeight, aeWeight, lmWeight
+             validExamples, validQuestions, validContexts, multiChunkFraction, distractors, contextTokens, decaySteps, maxTrainSeconds, teacher, ceWeight, klWeight, hiddenWeight, aeWeight, lmWeight
     }
 
     /// Decodes a configuration; fields added after a checkpoint was written take the values
@@ -90,6 +93,7 @@ public struct TrainerConfig: Codable, Sendable, Equatable {
         validContexts = try c.decodeIfPresent(Int.self, forKey: .validContexts) ?? 0
         multiChunkFraction = try c.decodeIfPresent(Double.self, forKey: .multiChunkFraction) ?? 0
         distractors = try c.decodeIfPresent(Int.self, forKey: .distractors) ?? 3
+        contextTokens = try c.decodeIfPresent(Int.self, forKey: .contextTokens) ?? 0
         decaySteps = try c.decodeIfPresent(Int.self, forKey: .decaySteps) ?? 0
         maxTrainSeconds = try c.decodeIfPresent(Double.self, forKey: .maxTrainSeconds) ?? 0
         teacher = try c.decodeIfPresent(String.self, forKey: .teacher) ?? "none"
@@ -116,6 +120,7 @@ public struct TrainerConfig: Codable, Sendable, Equatable {
             throw fail("multiChunkFraction", "\(multiChunkFraction), expected in [0, 1]")
         }
         guard distractors >= 1 else { throw fail("distractors", "\(distractors), expected ≥ 1") }
+        guard contextTokens >= 0 else { throw fail("contextTokens", "\(contextTokens), expected ≥ 0") }
         for (field, w) in [("ceWeight", ceWeight), ("klWeight", klWeight), ("hiddenWeight", hiddenWeight)]
         where !(w >= 0 && w.isFinite) {
             throw fail(field, "\(w), expected finite and ≥ 0")
@@ -156,6 +161,7 @@ public struct TrainerConfig: Codable, Sendable, Equatable {
         }
         cmp("multi-chunk", multiChunkFraction, saved.multiChunkFraction)
         cmp("distractors", distractors, saved.distractors)
+        cmp("context tokens", contextTokens, saved.contextTokens)
         return out
     }
 }

@@ -35,7 +35,7 @@ public struct DataFiles: Sendable {
             let url = URL(fileURLWithPath: path)
             let name = url.lastPathComponent
             let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? -1
-            fp.append("\(name):\(size ?? -1)")
+            fp.append("\(name):\(size)")
             switch DataFile.kind(of: path) {
             case .mrqa?, .squad?:
                 let r = try DataFile.readQA(url: url, limit: limit)

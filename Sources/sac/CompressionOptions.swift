@@ -11,10 +11,10 @@ extension EncoderAttention: ExpressibleByArgument {}
 /// Options that choose a compression method (for training a new compressor, or for the
 /// training-free `tokens` baseline). Options that do not apply to the method are rejected.
 struct MethodOptions: ParsableArguments {
-    @Option(help: "Compression method: sac, epl, 500x, icae, full, tokens.")
-    var method: CompressionMethod = .sac
+    @Option(help: "Compression method: sac (default), epl, 500x, icae, full, tokens.")
+    var method: CompressionMethod?
 
-    @Option(help: "Compression ratio r (integer ≥ 2; not for --method full).")
+    @Option(help: "Compression ratio r (integer ≥ 2; not for --method full; --method tokens takes 1: the frozen model reading the whole context).")
     var ratio: Int?
 
     @Option(help: "Tokens per encoder chunk (default 510).")
@@ -65,7 +65,7 @@ struct MethodOptions: ParsableArguments {
             lora = LoRAConfig(rank: rank, alpha: loraAlpha ?? Float(2 * rank), targets: targets)
         }
         return try CompressorSettings.from(
-            method: method, ratio: ratio, chunkSize: chunkSize, anchors: anchors, anchorEmbedding: anchorEmbedding,
+            method: method ?? .sac, ratio: ratio, chunkSize: chunkSize, anchors: anchors, anchorEmbedding: anchorEmbedding,
             attention: attention, lora: lora, memoryPerChunkLength: memoryPerChunkLength ? true : nil,
             maxContextTokens: maxContextTokens, seed: seed)
     }

@@ -30,6 +30,8 @@ struct Eval: ParsableCommand {
     var distractors: Int?
     @Option(help: "Answer from memories rounded as a file of this dtype stores them: f16 (what `sac compress` and the store write), bf16, or f32 (exact).")
     var memoryDtype: MemoryDType = .f16
+    @Option(help: "Keep the first N tokens of each context (0: all): for contexts longer than the model's positions (QMSum transcripts of many thousand tokens).")
+    var contextTokens = 0
     @Flag(help: "No context: the frozen model reads the question alone (after BOS), the reference a compressor must beat. Takes no adapter.")
     var noContext = false
 
@@ -39,6 +41,7 @@ struct Eval: ParsableCommand {
         if maxNewTokens < 1 { throw ValidationError("--max-new-tokens must be at least 1") }
         if let distractors, distractors < 1 { throw ValidationError("--distractors must be at least 1") }
         if let lastContexts, lastContexts < 1 { throw ValidationError("--last-contexts must be at least 1") }
+        if contextTokens < 0 { throw ValidationError("--context-tokens must be at least 0") }
         if noContext && (method != nil || ratio != nil || adapterOptions.adapter != nil) {
             throw ValidationError("--no-context reads no memory: drop --method, --ratio and --adapter")
         }
@@ -59,7 +62,8 @@ struct Eval: ParsableCommand {
         let compressor = noContext
             ? try makeCompressor(method: .tokens, ratio: 2, adapter: adapterOptions, model: loaded.model)
             : try makeCompressor(method: method, ratio: ratio, adapter: adapterOptions, model: loaded.model)
-        let prompt = try QAPrompt(tokenizer: loaded.tokenizer, config: loaded.model.config)
+        var prompt = try QAPrompt(tokenizer: loaded.tokenizer, config: loaded.model.config)
+        prompt.contextLimit = contextTokens > 0 ? contextTokens : nil
         var evaluator = Evaluator(compressor: compressor, prompt: prompt, maxNewTokens: maxNewTokens)
         evaluator.questionOnly = noContext
         evaluator.memoryDType = memoryDtype
@@ -84,7 +88,8 @@ struct Eval: ParsableCommand {
             rows.append(row)
         }
         let report = EvaluationReport(datasets: rows)
-        print(report.markdown(), terminator: "")
+        // Summaries (QMSum) get the summary ROUGE columns too.
+        print(report.markdown(summary: sets.contains { $0.examples.first?.source == "QMSum" }), terminator: "")
         if let json { try report.writeJSON(to: URL(fileURLWithPath: json)) }
         if let predictions { try AtomicFile.write(predictionLines, to: predictions) }
     }

@@ -14,9 +14,9 @@ enum SettingFlags {
         // TrainerConfig
         "steps": "--steps", "batchSize": "--batch", "lr": "--lr", "warmupSteps": "--warmup", "clipNorm": "--clip",
         "validEvery": "--valid-every", "checkpointEvery": "--checkpoint-every", "validQuestions": "--valid-questions",
-        "validContexts": "--valid-contexts", "multiChunkFraction": "--multi-chunk", "distractors": "--distractors",
+        "validContexts": "--valid-contexts", "multiChunkFraction": "--multi-chunk", "distractors": "--distractors", "contextTokens": "--context-tokens",
         "ceWeight": "--ce-weight", "klWeight": "--kl-weight", "hiddenWeight": "--hidden-weight",
-        "maxTrainSeconds": "--train-minutes (in seconds)", "decaySteps": "--decay-steps", "aeWeight": "--ae-weight/--lm-weight",
+        "maxTrainSeconds": "--train-minutes", "decaySteps": "--decay-steps", "aeWeight": "--ae-weight/--lm-weight",
     ]
 
     /// The flag for a library's setting name (the name itself when it has none).

@@ -38,6 +38,8 @@ struct Train: ParsableCommand {
     @Option(help: "Share of QA examples whose paragraph is placed among --distractors other training paragraphs (contexts longer than a chunk).")
     var multiChunk: Double = 0
     @Option(help: "Other paragraphs around the question's paragraph in a multi-chunk example.") var distractors = 3
+    @Option(help: "Keep the first N tokens of each context (0: all): for contexts longer than the model's positions (QMSum transcripts).")
+    var contextTokens = 0
     @Option(help: "Final updates over which the learning rate falls linearly to 0 (0: constant after warm-up). May change on --resume.")
     var decaySteps = 0
     @Option(help: "Stop once the run's training time (validation excluded, all sittings) reaches this many minutes (0: no limit).")
@@ -66,6 +68,9 @@ struct Train: ParsableCommand {
         guard parts.count == 2, parts[0] >= 4, parts[0] <= parts[1] else {
             throw ValidationError("--lm-tokens: expected MIN-MAX with 4 ≤ MIN ≤ MAX, got \(lmTokens)")
         }
+        guard trainMinutes >= 0, trainMinutes.isFinite else {
+            throw ValidationError("--train-minutes: expected a number of minutes ≥ 0 (0: no limit), got \(trainMinutes)")
+        }
         let trainSeed = methodOptions.seed ?? 0
         // Settings are checked before the model loads: a typo costs no time.
         var cfg = TrainerConfig(objective: objective, steps: steps, lr: lr)
@@ -80,6 +85,7 @@ struct Train: ParsableCommand {
         cfg.validContexts = validContexts
         cfg.multiChunkFraction = multiChunk
         cfg.distractors = distractors
+        cfg.contextTokens = contextTokens
         cfg.decaySteps = decaySteps
         cfg.maxTrainSeconds = trainMinutes * 60
         cfg.checkpointEvery = checkpointEvery
@@ -90,7 +96,8 @@ struct Train: ParsableCommand {
         cfg.hiddenWeight = hiddenWeight
         cfg.teacher = teacher ?? "none"  // the teacher's identity replaces it once loaded
         try cfg.validate()
-        let settings = initFrom == nil ? try methodOptions.settings() : nil
+        // Checked before the model loads; a resumed run takes its settings from its checkpoint.
+        let settings = initFrom == nil && !resume ? try methodOptions.settings() : nil
         var loaded = try modelOptions.load(dequantize: true)
         if prepack {
             let t0 = Date()
@@ -102,16 +109,21 @@ struct Train: ParsableCommand {
         for (f, s) in files.skipped.prefix(20) { stderr("skipped \(f) \(s)") }
         if !files.skipped.isEmpty { stderr("skipped \(files.skipped.count) unreadable line(s) in the data") }
         let compressor: Compressor
-        if let initFrom {
-            compressor = try Compressor.load(adapter: initFrom, model: loaded.model)
+        // A resumed run takes its compressor settings from its checkpoint (it may have begun
+        // from an --init adapter with settings the flags leave out); options given must match.
+        let resumeFrom = resume && initFrom == nil ? Checkpoint.latest(out: out) : nil
+        if let source = initFrom ?? resumeFrom {
+            compressor = try Compressor.load(adapter: source, model: loaded.model)
             let conflicts = try methodOptions.conflicts(with: compressor.settings)
             if !conflicts.isEmpty {
-                throw ValidationError("--init \(initFrom) was trained with other compressor settings: \(conflicts.joined(separator: "; ")); drop these options or make them match")
+                let what = initFrom != nil ? "--init \(source)" : "the checkpoint \(source)"
+                throw ValidationError("\(what) was trained with other compressor settings: \(conflicts.joined(separator: "; ")); drop these options or make them match")
             }
         } else {
-            compressor = try Compressor(model: loaded.model, settings: settings!, seed: trainSeed)
+            compressor = try Compressor(model: loaded.model, settings: settings ?? methodOptions.settings(), seed: trainSeed)
         }
-        let prompt = try QAPrompt(tokenizer: loaded.tokenizer, config: loaded.model.config)
+        var prompt = try QAPrompt(tokenizer: loaded.tokenizer, config: loaded.model.config)
+        prompt.contextLimit = contextTokens > 0 ? contextTokens : nil
         stderr("preparing \(objective.rawValue) data from \(data.count) file(s)…")
         let trainingData = try TrainingData(
             files: files, objective: objective, prompt: prompt, lmTokens: parts[0]...parts[1], seed: trainSeed,
@@ -160,7 +172,7 @@ struct Train: ParsableCommand {
 extension FileHandle {
     /// A handle appending to `path` (created if missing), or nil.
     static func forAppending(path: String) -> FileHandle? {
-        if !FileManager.default.fileExists(atPath: path) { FileManager.default.createFile(atPath: path, contents: nil) }
+        if !FileManager.default.fileExists(atPath: path) { _ = FileManager.default.createFile(atPath: path, contents: nil) }
         let h = FileHandle(forWritingAtPath: path)
         h?.seekToEndOfFile()
         return h
@@ -169,30 +181,38 @@ extension FileHandle {
 
 extension MethodOptions {
     /// The options given explicitly on the command line that disagree with `s` (the settings
-    /// an `--init` adapter was trained with), each as "--option given (adapter: value)". Options
-    /// left out take the adapter's values; `--seed` only orders the data when continuing.
+    /// an `--init` adapter or a resumed checkpoint was trained with), each as "--option given
+    /// (adapter: value)". Options left out take the adapter's values; `--seed` only orders the
+    /// data when continuing.
     func conflicts(with s: CompressorSettings) throws -> [String] {
-        let anyGiven = ratio != nil || chunkSize != nil || anchors != nil || anchorEmbedding != nil || attention != nil
-            || loraRank != nil || loraAlpha != nil || loraTargets != nil || memoryPerChunkLength || maxContextTokens != nil
-        guard anyGiven else { return [] }
-        let g = try settings()
         var out: [String] = []
-        func check<T: Equatable>(_ given: Bool, _ name: String, _ a: T, _ b: T) {
-            if given && a != b { out.append("\(name) \(a) (adapter: \(b))") }
+        func check<T: Equatable>(_ name: String, _ given: T?, _ actual: T) {
+            if let given, given != actual { out.append("\(name) \(given) (adapter: \(actual))") }
         }
-        check(true, "--method", g.method.rawValue, s.method.rawValue)
-        check(ratio != nil, "--ratio", g.ratio, s.ratio)
-        check(chunkSize != nil, "--chunk-size", g.chunkSize, s.chunkSize)
-        check(anchors != nil, "--anchors", "\(g.anchors)", "\(s.anchors)")
-        check(anchorEmbedding != nil, "--anchor-embedding", "\(g.anchorEmbedding)", "\(s.anchorEmbedding)")
-        check(attention != nil, "--attention", "\(g.attention)", "\(s.attention)")
+        check("--method", method?.rawValue, s.method.rawValue)
+        check("--ratio", ratio, s.ratio)
+        check("--chunk-size", chunkSize, s.chunkSize)
+        check("--anchors", anchors.map { "\($0)" }, "\(s.anchors)")
+        check("--anchor-embedding", anchorEmbedding.map { "\($0)" }, "\(s.anchorEmbedding)")
+        check("--attention", attention.map { "\($0)" }, "\(s.attention)")
         let none = "none"
-        check(loraRank != nil, "--lora-rank", g.lora.map { "\($0.rank)" } ?? none, s.lora.map { "\($0.rank)" } ?? none)
-        check(loraAlpha != nil, "--lora-alpha", g.lora.map { "\($0.alpha)" } ?? none, s.lora.map { "\($0.alpha)" } ?? none)
-        check(loraTargets != nil, "--lora-targets", g.lora.map { $0.targets.map(\.rawValue).joined(separator: ",") } ?? none,
-              s.lora.map { $0.targets.map(\.rawValue).joined(separator: ",") } ?? none)
-        check(memoryPerChunkLength, "--memory-per-chunk-length", g.memoryPerChunkLength, s.memoryPerChunkLength)
-        check(maxContextTokens != nil, "--max-context-tokens", g.maxContextTokens, s.maxContextTokens)
+        check("--lora-rank", loraRank.map { "\($0)" }, s.lora.map { "\($0.rank)" } ?? none)
+        check("--lora-alpha", loraAlpha.map { "\($0)" }, s.lora.map { "\($0.alpha)" } ?? none)
+        if let loraTargets {
+            let given = try Set(loraTargets.split(separator: ",").map { name -> String in
+                let n = name.trimmingCharacters(in: .whitespaces)
+                guard LoRATarget(rawValue: n) != nil else {
+                    throw ValidationError("--lora-targets: unknown module \(n); expected some of \(LoRATarget.allCases.map(\.rawValue).joined(separator: ","))")
+                }
+                return n
+            })
+            let actual = Set(s.lora?.targets.map(\.rawValue) ?? [])
+            if given != actual {
+                out.append("--lora-targets \(loraTargets) (adapter: \(s.lora.map { $0.targets.map(\.rawValue).joined(separator: ",") } ?? none))")
+            }
+        }
+        if memoryPerChunkLength && !s.memoryPerChunkLength { out.append("--memory-per-chunk-length (adapter: off)") }
+        check("--max-context-tokens", maxContextTokens, s.maxContextTokens)
         return out
     }
 }

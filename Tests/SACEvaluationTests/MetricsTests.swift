@@ -37,7 +37,7 @@ import Testing
         let vocab = ["the", "Cat", "cat", "sat", "on", "a", "mat", "Paris", "1945", "war,", "ended."]
         func phrase() -> String { (0..<Int.random(in: 0...5, using: &rng)).map { _ in vocab.randomElement(using: &rng)! }.joined(separator: " ") }
         var scores = QAScores()
-        var r = 0.0, e = 0.0, f = 0.0, s = 0.0
+        var r = 0.0, e = 0.0, f = 0.0, s = 0.0, r1 = 0.0, r2 = 0.0, rl = 0.0
         let n = 200
         for _ in 0..<n {
             let pred = phrase()
@@ -47,6 +47,9 @@ import Testing
             e += PaperMetrics.exactMatch(prediction: pred, reference: answers[0]) ? 1 : 0
             f += answers.map { SQuADMetrics.f1(prediction: pred, reference: $0) }.max()!
             s += answers.contains { SQuADMetrics.exactMatch(prediction: pred, reference: $0) } ? 1 : 0
+            r1 += SummaryMetrics.rougeN(prediction: pred, reference: answers[0], n: 1).f
+            r2 += SummaryMetrics.rougeN(prediction: pred, reference: answers[0], n: 2).f
+            rl += SummaryMetrics.rougeL(prediction: pred, reference: answers[0]).f
         }
         #expect(scores.count == n)
         #expect(abs(scores.rouge1F - 100 * r / Double(n)) < 1e-9)
@@ -54,6 +57,10 @@ import Testing
         #expect(abs(scores.squadF1 - 100 * f / Double(n)) < 1e-9)
         #expect(abs(scores.squadEM - 100 * s / Double(n)) < 1e-9)
         #expect(scores.squadF1 >= scores.squadEM)
+        #expect(abs(scores.summaryRouge1F - 100 * r1 / Double(n)) < 1e-9)
+        #expect(abs(scores.summaryRouge2F - 100 * r2 / Double(n)) < 1e-9)
+        #expect(abs(scores.summaryRougeLF - 100 * rl / Double(n)) < 1e-9)
+        #expect(scores.summaryRouge1F > 0 && scores.summaryRouge1F >= scores.summaryRougeLF)
     }
 
     @Test func emptyScoresAreZeroAndNoAnswersScoreZero() {

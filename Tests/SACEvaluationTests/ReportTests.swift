@@ -47,6 +47,27 @@ import Testing
             """)
     }
 
+    /// Summary ROUGE (QMSum): averaged over the rows that have it, in the JSON when present,
+    /// and as three more Markdown columns on request.
+    @Test func summaryColumns() throws {
+        var rows = Self.report.datasets
+        rows[0].summaryRouge1F = 30.5; rows[0].summaryRouge2F = 10.25; rows[0].summaryRougeLF = 20.0
+        let r = EvaluationReport(datasets: rows)
+        #expect(r.average.summaryRouge1F == 30.5 && r.average.summaryRouge2F == 10.25 && r.average.summaryRougeLF == 20.0)
+        #expect(Self.report.average.summaryRouge1F == nil)
+        let lines = r.markdown(summary: true).split(separator: "\n")
+        #expect(lines[0].hasSuffix("| answer ms | summary R-1 F | R-2 F | R-L F |"))
+        #expect(lines[2].hasSuffix("| 95.1 | 30.50 | 10.25 | 20.00 |"))
+        #expect(lines[3].hasSuffix("| 104.9 | – | – | – |"))
+        #expect(r.markdown() == Self.report.markdown())
+        let object = try #require(try JSONSerialization.jsonObject(with: r.json()) as? [String: Any])
+        let datasets = try #require(object["datasets"] as? [[String: Any]])
+        #expect(datasets[0]["summary_rougeL_f"] as? Double == 20.0 && datasets[1]["summary_rougeL_f"] == nil)
+        #expect(try JSONDecoder().decode(EvaluationReport.self, from: r.json()) == r)
+        rows[0].summaryRouge2F = .infinity
+        #expect(throws: ReportError.self) { try EvaluationReport(datasets: rows).json() }
+    }
+
     @Test func writesAtomicallyAndReplaces() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sac-report-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)

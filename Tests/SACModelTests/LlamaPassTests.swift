@@ -32,8 +32,8 @@ import Testing
         }
         let pass = LlamaPass(model: model)
         try pass.forward(embeddings: model.embed(ids), positions: (0..<7).map { Int32($0) }, mask: .causal(prefix: 0))
-        let h = pass.hidden
-        for i in 0..<h.count { #expect(abs(h[i] - ref[i]) <= 1e-5 * max(1, abs(ref[i])), "\(i)") }
+        // One layer function serves both: the same bits.
+        #expect(pass.hidden == ref)
         // The inference cache holds the same keys.
         let cache = model.makeCache()
         _ = try model.forward(ids, cache: cache, logits: .none)

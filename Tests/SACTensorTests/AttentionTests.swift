@@ -324,6 +324,24 @@ import Testing
         }
     }
 
+    /// The public backward is deterministic: items go to workers in a fixed order, so repeated
+    /// calls give the same bits (a shared work queue let dK/dV's partial sums vary).
+    @Test func backwardIsBitForBitRepeatable() throws {
+        let c = Case(t: 96, s: 230, heads: 9, kvHeads: 3, hd: 16, mask: .causal(134))
+        let p = Problem(c, seed: 44)
+        let q = try Tensor(shape: [96, 144], data: p.q)
+        let k = try Tensor(shape: [230, 48], data: p.k), v = try Tensor(shape: [230, 48], data: p.v)
+        let f = try Attention.forward(q: q, k: k, v: v, heads: 9, kvHeads: 3, mask: p.mask)
+        var rng = SplitMix64(seed: 9)
+        let r = Tensor(randomNormal: [96, 144], using: &rng)
+        let lse = try #require(f.lse)
+        let first = try Attention.backward(dOut: r, q: q, k: k, v: v, out: f.out, lse: lse, heads: 9, kvHeads: 3, mask: p.mask)
+        for _ in 0..<10 {
+            let g = try Attention.backward(dOut: r, q: q, k: k, v: v, out: f.out, lse: lse, heads: 9, kvHeads: 3, mask: p.mask)
+            #expect(g.dq.data == first.dq.data && g.dk.data == first.dk.data && g.dv.data == first.dv.data)
+        }
+    }
+
     // MARK: exp, errors
 
     @Test func simdExpMatchesFoundation() {

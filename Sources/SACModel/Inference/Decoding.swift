@@ -56,36 +56,99 @@ extension Tokenizer {
     }
 }
 
+/// One sequence in the decode loop: what the loop keeps between steps. Several of them
+/// step together (`LlamaModel.decodeStep`), which is how the server batches requests.
+public struct DecodeState: Sendable {
+    /// The sequence's cache, at its last read position.
+    public let cache: KVCache
+    public let maxTokens: Int
+    public let stopTokens: Set<Int32>
+    var sampler: Sampler
+    /// Logits of the last position read.
+    var logits: [Float]
+    /// Kept tokens so far (no stop token).
+    public private(set) var tokens: [Int32] = []
+    /// Why the sequence ended; nil while it runs.
+    public private(set) var finish: FinishReason?
+    /// Forward passes of one token so far.
+    public private(set) var steps = 0
+    let start = DispatchTime.now().uptimeNanoseconds
+    /// Seconds from the state's creation to its end (or to now while it runs).
+    public private(set) var seconds = 0.0
+
+    /// A sequence whose prefill left `cache` at its last prompt position with `logits`.
+    public init(logits: [Float], cache: KVCache, maxTokens: Int, sampler: Sampler, stopTokens: Set<Int32>) {
+        self.logits = logits
+        self.cache = cache
+        self.maxTokens = maxTokens
+        self.sampler = sampler
+        self.stopTokens = stopTokens
+        if maxTokens <= 0 { end(.length) }
+    }
+
+    /// The result so far.
+    public var decoded: Decoded { Decoded(tokens: tokens, finish: finish ?? .length, steps: steps, seconds: seconds) }
+
+    private mutating func end(_ f: FinishReason) {
+        finish = f
+        seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+    }
+
+    /// Picks the next token from the logits. Returns it when the sequence goes on (the
+    /// caller reads it and sets the logits); nil when the sequence ended now or before: on a
+    /// stop token (not kept, not given to `onToken`), at `maxTokens`, or when `onToken`
+    /// returned false.
+    mutating func advance(onToken: (Int32) -> Bool) -> Int32? {
+        guard finish == nil else { return nil }
+        let next = sampler.next(logits)
+        if stopTokens.contains(next) { end(.stop); return nil }
+        tokens.append(next)
+        if !onToken(next) { end(.cancelled); return nil }
+        if tokens.count >= maxTokens { end(.length); return nil }
+        return next
+    }
+
+    mutating func read(_ newLogits: [Float]) {
+        logits = newLogits
+        steps += 1
+    }
+}
+
 extension LlamaModel {
     /// The decode loop, the only one: from the `logits` of a prefill that left `cache` at the
     /// last prompt position, picks tokens with `sampler` until it picks one of `stopTokens`
     /// (`.stop`; that token is neither returned nor given to `onToken`), `maxTokens` tokens
     /// are out (`.length`), or `onToken`, called with each new token as it comes, returns
-    /// false (`.cancelled`). Each kept token but the last is read into `cache`.
+    /// false (`.cancelled`). Each kept token but the last is read into `cache`. It is
+    /// `decodeStep` on a batch of one.
     public func decode(
         from logits: [Float], cache: KVCache, maxTokens: Int, sampler: Sampler, stopTokens: Set<Int32>,
         onToken: (Int32) -> Bool = { _ in true }
     ) throws -> Decoded {
-        let start = DispatchTime.now().uptimeNanoseconds
-        var sampler = sampler
-        var logits = logits
-        var out: [Int32] = []
-        var steps = 0
-        var finish = FinishReason.length
-        while out.count < maxTokens {
-            let next = sampler.next(logits)
-            if stopTokens.contains(next) { finish = .stop; break }
-            out.append(next)
-            if !onToken(next) { finish = .cancelled; break }
-            if out.count == maxTokens { break }
-            logits = try forward([next], cache: cache, logits: .last)
-            steps += 1
+        var states = [DecodeState(logits: logits, cache: cache, maxTokens: maxTokens, sampler: sampler, stopTokens: stopTokens)]
+        while states[0].finish == nil {
+            try decodeStep(&states) { _, t in onToken(t) }
         }
-        return Decoded(
-            tokens: out, finish: finish, steps: steps,
-            seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+        return states[0].decoded
     }
 
+    /// One step of the decode loop for several sequences: each running state picks its next
+    /// token (`onToken(index, token)` sees it as it comes), and those that go on read theirs
+    /// together in one `forward(batch:)`, a single pass over the weights. A sequence's tokens
+    /// are exactly those it gets decoded alone. States that had ended are left as they are.
+    public func decodeStep(_ states: inout [DecodeState], onToken: (Int, Int32) -> Bool = { _, _ in true }) throws {
+        var reading: [Int] = []
+        var items: [(ids: [Int32], cache: KVCache)] = []
+        for i in states.indices {
+            if let next = states[i].advance(onToken: { onToken(i, $0) }) {
+                reading.append(i)
+                items.append(([next], states[i].cache))
+            }
+        }
+        guard !items.isEmpty else { return }
+        let logits = try forward(batch: items)
+        for (j, i) in reading.enumerated() { states[i].read(logits[j]) }
+    }
     /// Reads `prompt` through `cache` (which may already hold a prefix, such as a compressed
     /// memory) and generates up to `maxTokens` tokens with `decode`, stopping after any of
     /// `stopTokens` (which is not returned). `onToken` sees each new token as it is produced

@@ -24,9 +24,15 @@ public final class KVCache: @unchecked Sendable {
     public private(set) var capacity: Int
     /// The position the next token read through this cache gets by default.
     public var nextPosition: Int32 = 0
-    /// Per layer, `capacity × kvDim` floats.
-    private(set) var keyStorage: [[Float]]
-    private(set) var valueStorage: [[Float]]
+    /// Per layer, `capacity × kvDim` floats, owned by the cache; they move only in `reserve`.
+    private var keyStorage: [UnsafeMutablePointer<Float>]
+    private var valueStorage: [UnsafeMutablePointer<Float>]
+
+    private static func allocate(_ n: Int) -> UnsafeMutablePointer<Float> {
+        let p = UnsafeMutablePointer<Float>.allocate(capacity: max(1, n))
+        p.initialize(repeating: 0, count: max(1, n))
+        return p
+    }
 
     /// An empty cache with room for `capacity` rows (it grows as needed).
     public init(layers: Int, kvDim: Int, capacity: Int = 256) {
@@ -34,29 +40,39 @@ public final class KVCache: @unchecked Sendable {
         self.layers = layers
         self.kvDim = kvDim
         self.capacity = capacity
-        keyStorage = Array(repeating: [Float](repeating: 0, count: capacity * kvDim), count: layers)
-        valueStorage = keyStorage
+        keyStorage = (0..<layers).map { _ in Self.allocate(capacity * kvDim) }
+        valueStorage = (0..<layers).map { _ in Self.allocate(capacity * kvDim) }
+    }
+
+    deinit {
+        for p in keyStorage + valueStorage { p.deallocate() }
     }
 
     /// An independent copy of the filled rows.
     public func copy() -> KVCache {
         let c = KVCache(layers: layers, kvDim: kvDim, capacity: count)
         for l in 0..<layers {
-            c.keyStorage[l] = Array(keyStorage[l][0..<(count * kvDim)])
-            c.valueStorage[l] = Array(valueStorage[l][0..<(count * kvDim)])
+            c.keyStorage[l].update(from: keyStorage[l], count: count * kvDim)
+            c.valueStorage[l].update(from: valueStorage[l], count: count * kvDim)
         }
         c.count = count
         c.nextPosition = nextPosition
         return c
     }
 
-    /// Makes room for at least `rows` rows in total (growing geometrically).
+    /// Makes room for at least `rows` rows in total (growing geometrically). Pointers from
+    /// `withLayer` taken before are invalid afterwards.
     public func reserve(_ rows: Int) {
         guard rows > capacity else { return }
         let newCapacity = max(rows, capacity * 3 / 2 + 16)
         for l in 0..<layers {
-            keyStorage[l].append(contentsOf: repeatElement(0, count: (newCapacity - capacity) * kvDim))
-            valueStorage[l].append(contentsOf: repeatElement(0, count: (newCapacity - capacity) * kvDim))
+            for keys in [true, false] {
+                let old = keys ? keyStorage[l] : valueStorage[l]
+                let new = Self.allocate(newCapacity * kvDim)
+                new.update(from: old, count: count * kvDim)
+                old.deallocate()
+                if keys { keyStorage[l] = new } else { valueStorage[l] = new }
+            }
         }
         capacity = newCapacity
     }
@@ -97,12 +113,8 @@ public final class KVCache: @unchecked Sendable {
                     throw TensorError.shapeMismatch(
                         op: "KVCache.append", detail: "layer \(l): \(k.count) key and \(v.count) value floats, expected \(n)×\(kvDim)")
                 }
-                keyStorage[l].withUnsafeMutableBufferPointer { dst in
-                    (dst.baseAddress! + base).update(from: k.baseAddress!, count: n * kvDim)
-                }
-                valueStorage[l].withUnsafeMutableBufferPointer { dst in
-                    (dst.baseAddress! + base).update(from: v.baseAddress!, count: n * kvDim)
-                }
+                (keyStorage[l] + base).update(from: k.baseAddress!, count: n * kvDim)
+                (valueStorage[l] + base).update(from: v.baseAddress!, count: n * kvDim)
             }
         }
         count += n
@@ -110,7 +122,8 @@ public final class KVCache: @unchecked Sendable {
 
     /// The keys and values of layer `l`, rows `0..<count`, as `count × kvDim` arrays.
     public func layer(_ l: Int) -> (keys: [Float], values: [Float]) {
-        (Array(keyStorage[l][0..<(count * kvDim)]), Array(valueStorage[l][0..<(count * kvDim)]))
+        (Array(UnsafeBufferPointer(start: keyStorage[l], count: count * kvDim)),
+         Array(UnsafeBufferPointer(start: valueStorage[l], count: count * kvDim)))
     }
 
     /// Drops the rows from `rows` on (for example to reuse a prefix for another question).
@@ -128,11 +141,12 @@ public final class KVCache: @unchecked Sendable {
     /// Runs `body` with pointers to layer `l`'s key and value storage (`capacity` rows).
     /// The model writes new rows at `count…` and then calls `commit(_:)`.
     func withLayer<R>(_ l: Int, _ body: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) throws -> R) rethrows -> R {
-        try keyStorage[l].withUnsafeMutableBufferPointer { k in
-            try valueStorage[l].withUnsafeMutableBufferPointer { v in
-                try body(k.baseAddress!, v.baseAddress!)
-            }
-        }
+        try body(keyStorage[l], valueStorage[l])
+    }
+
+    /// Layer `l`'s key and value storage (`capacity` rows), valid until the next `reserve`.
+    func storage(layer l: Int) -> (keys: UnsafeMutablePointer<Float>, values: UnsafeMutablePointer<Float>) {
+        (keyStorage[l], valueStorage[l])
     }
 
     /// Marks `rows` rows written past `count` by the model as filled.
@@ -145,10 +159,7 @@ public final class KVCache: @unchecked Sendable {
 extension KVCache: KVRows {
     /// Layer `l`'s filled rows, `0..<count`.
     public func withRows<R>(layer l: Int, _ body: (UnsafeBufferPointer<Float>, UnsafeBufferPointer<Float>) throws -> R) rethrows -> R {
-        try keyStorage[l].withUnsafeBufferPointer { k in
-            try valueStorage[l].withUnsafeBufferPointer { v in
-                try body(UnsafeBufferPointer(rebasing: k[0..<(count * kvDim)]), UnsafeBufferPointer(rebasing: v[0..<(count * kvDim)]))
-            }
-        }
+        try body(UnsafeBufferPointer(start: keyStorage[l], count: count * kvDim),
+                 UnsafeBufferPointer(start: valueStorage[l], count: count * kvDim))
     }
 }

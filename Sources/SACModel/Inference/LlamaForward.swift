@@ -81,77 +81,119 @@ extension LlamaModel {
             pos = (0..<T).map { cache.nextPosition + Int32($0) }
         }
 
-        let d = c.hiddenSize, qDim = c.numHeads * c.headDim, kvDim = c.kvDim
-        let ffn = c.intermediateSize
+        let d = c.hiddenSize
         let prefix = cache.count
         cache.reserve(prefix + T)
-
-        var x = embeddings
-        var h = [Float](repeating: 0, count: T * d)
-        var q = [Float](repeating: 0, count: T * qDim)
-        var attn = [Float](repeating: 0, count: T * qDim)
-        var gate = [Float](repeating: 0, count: T * ffn)
-        var up = [Float](repeating: 0, count: T * ffn)
-        var tmp = [Float](repeating: 0, count: T * d)
-        var scratchCount = 0
-        for l in layers {
-            for p in [l.qProj, l.kProj, l.vProj, l.oProj, l.gateProj, l.upProj, l.downProj] {
-                scratchCount = max(scratchCount, p.scratchCount(tokens: T))
-            }
-        }
-        var scratch = [Float](repeating: 0, count: max(1, scratchCount))
-
-        if let hiddenStates { x.withUnsafeBufferPointer { hiddenStates(0, $0) } }
-
-        for (li, layer) in layers.enumerated() {
-            x.withUnsafeMutableBufferPointer { xb in
-            h.withUnsafeMutableBufferPointer { hb in
-            q.withUnsafeMutableBufferPointer { qb in
-            attn.withUnsafeMutableBufferPointer { ab in
-            gate.withUnsafeMutableBufferPointer { gb in
-            up.withUnsafeMutableBufferPointer { ub in
-            tmp.withUnsafeMutableBufferPointer { tb in
-            scratch.withUnsafeMutableBufferPointer { sb in
-                let x = xb.baseAddress!, h = hb.baseAddress!, q = qb.baseAddress!, a = ab.baseAddress!
-                let g = gb.baseAddress!, u = ub.baseAddress!, tmp = tb.baseAddress!, s = sb.baseAddress!
-                // Attention block.
-                Kernels.rmsNorm(x, layer.inputLayernorm, h, rows: T, dim: d, eps: c.rmsNormEps)
-                layer.qProj.apply(h, tokens: T, q, scratch: s)
-                cache.withLayer(li) { keys, values in
-                    let kNew = keys + prefix * kvDim, vNew = values + prefix * kvDim
-                    layer.kProj.apply(h, tokens: T, kNew, scratch: s)
-                    layer.vProj.apply(h, tokens: T, vNew, scratch: s)
-                    pos.withUnsafeBufferPointer { pp in
-                        rope.apply(q, tokens: T, heads: c.numHeads, positions: pp.baseAddress!)
-                        rope.apply(kNew, tokens: T, heads: c.numKVHeads, positions: pp.baseAddress!)
-                    }
-                    Kernels.attention(
-                        q: q, keys: keys, values: values, out: a, tokens: T, keyCount: prefix + T,
-                        heads: c.numHeads, kvHeads: c.numKVHeads, headDim: c.headDim, prefix: prefix)
+        let x = FloatBuffer(T * d), tmp = FloatBuffer(T * d)
+        let scratch = FloatBuffer(projectionScratchCount(tokens: T))
+        let buffers = LayerActivations()
+        embeddings.withUnsafeBufferPointer { x.pointer.update(from: $0.baseAddress!, count: T * d) }
+        let xs = UnsafeBufferPointer(start: x.pointer, count: T * d)
+        hiddenStates?(0, xs)
+        pos.withUnsafeBufferPointer { pp in
+            for l in 0..<c.numLayers {
+                cache.withLayer(l) { keys, values in
+                    layerForward(
+                        l, x: x.pointer, tokens: T, positions: pp.baseAddress!,
+                        kv: LayerKV(keys: keys, values: values, prefix: prefix), mask: .causal(prefix: prefix), lora: nil,
+                        into: buffers, tmp: tmp, scratch: scratch.pointer, save: false)
                 }
-                layer.oProj.apply(a, tokens: T, tmp, scratch: s)
-                Kernels.add(tmp, into: x, count: T * d)
-                // MLP block.
-                Kernels.rmsNorm(x, layer.postAttentionLayernorm, h, rows: T, dim: d, eps: c.rmsNormEps)
-                layer.gateProj.apply(h, tokens: T, g, scratch: s)
-                layer.upProj.apply(h, tokens: T, u, scratch: s)
-                Kernels.swiGLU(gate: g, up: u, out: g, count: T * ffn)
-                layer.downProj.apply(g, tokens: T, tmp, scratch: s)
-                Kernels.add(tmp, into: x, count: T * d)
-            }}}}}}}}
-            if let hiddenStates { x.withUnsafeBufferPointer { hiddenStates(li + 1, $0) } }
+                hiddenStates?(l + 1, xs)
+            }
         }
         cache.commit(T)
         cache.nextPosition = pos[T - 1] + 1
 
         if logits == .none && hiddenStates == nil { return [] }
-        x.withUnsafeBufferPointer { xb in
+        var h = [Float](repeating: 0, count: T * d)
+        norm.withUnsafeBufferPointer { w in
             h.withUnsafeMutableBufferPointer { hb in
-                Kernels.rmsNorm(xb.baseAddress!, norm, hb.baseAddress!, rows: T, dim: d, eps: c.rmsNormEps)
+                RMSNorm.forward(x: x.pointer, weight: w.baseAddress!, out: hb.baseAddress!, rows: T, dim: d, eps: c.rmsNormEps)
             }
         }
         if let hiddenStates { h.withUnsafeBufferPointer { hiddenStates(c.numLayers + 1, $0) } }
         return head(h, tokens: T, selection: logits)
+    }
+
+    /// One pass over several sequences at once, for continuous batching: item `i` reads its
+    /// `ids` through its own `cache` at positions `cache.nextPosition, …` (appending their keys
+    /// and values, as `forward` does), and the norms, projections and MLP run over every item's
+    /// rows together, one pass over the weights for all. Returns each item's logits at its last
+    /// token. Every product is computed row by row in the way a single decoded token's is
+    /// (`Projection.applyRowwise`), so an item of one token gets exactly the logits and cache
+    /// rows that `forward(ids, cache:)` alone gives it: batching never changes an answer. Meant
+    /// for decoding steps; a long prompt is faster alone (its products go through the GEMM).
+    /// - Throws: `TensorError` for an empty batch or input, an id outside the vocabulary, a
+    ///   cache of another shape, or one cache given twice.
+    public func forward(batch: [(ids: [Int32], cache: KVCache)]) throws -> [[Float]] {
+        let c = config, op = "LlamaModel.forward(batch:)"
+        guard !batch.isEmpty else { throw TensorError.invalidArgument(op: op, detail: "empty batch") }
+        var seen = Set<ObjectIdentifier>()
+        for (i, item) in batch.enumerated() {
+            guard !item.ids.isEmpty else { throw TensorError.invalidArgument(op: op, detail: "item \(i) has no tokens") }
+            if let bad = item.ids.first(where: { $0 < 0 || Int($0) >= c.vocabSize }) {
+                throw TensorError.invalidArgument(op: op, detail: "item \(i): token id \(bad) outside the vocabulary 0..<\(c.vocabSize)")
+            }
+            guard item.cache.layers == c.numLayers, item.cache.kvDim == c.kvDim else {
+                throw TensorError.shapeMismatch(
+                    op: op, detail: "item \(i): cache has \(item.cache.layers) layers × \(item.cache.kvDim), model needs \(c.numLayers) × \(c.kvDim)")
+            }
+            guard seen.insert(ObjectIdentifier(item.cache)).inserted else {
+                throw TensorError.invalidArgument(op: op, detail: "item \(i): a cache appears twice in the batch")
+            }
+        }
+        let d = c.hiddenSize
+        let ids = batch.flatMap(\.ids), T = ids.count
+        var positions: [Int32] = []
+        var starts: [Int] = []
+        for item in batch {
+            starts.append(positions.count)
+            positions += (0..<item.ids.count).map { item.cache.nextPosition + Int32($0) }
+            item.cache.reserve(item.cache.count + item.ids.count)
+        }
+        let x = FloatBuffer(T * d), tmp = FloatBuffer(T * d)
+        let scratch = FloatBuffer(1)
+        let buffers = LayerActivations()
+        embed(ids).withUnsafeBufferPointer { x.pointer.update(from: $0.baseAddress!, count: T * d) }
+        positions.withUnsafeBufferPointer { pp in
+            for l in 0..<c.numLayers {
+                let segments = batch.enumerated().map { i, item in
+                    let (k, v) = item.cache.storage(layer: l), P = item.cache.count
+                    return LayerSegment(
+                        rows: starts[i]..<(starts[i] + item.ids.count), positions: pp.baseAddress! + starts[i],
+                        kv: LayerKV(keys: k, values: v, prefix: P), mask: .causal(prefix: P))
+                }
+                layerForward(l, x: x.pointer, tokens: T, segments: segments, lora: nil, into: buffers, tmp: tmp,
+                             scratch: scratch.pointer, save: false, rowwise: true)
+            }
+        }
+        for (i, item) in batch.enumerated() {
+            item.cache.commit(item.ids.count)
+            item.cache.nextPosition = positions[starts[i] + item.ids.count - 1] + 1
+        }
+        // The final norm and the head at each item's last row.
+        let B = batch.count, V = c.vocabSize
+        var last = [Float](repeating: 0, count: B * d)
+        last.withUnsafeMutableBufferPointer { lb in
+            for (i, item) in batch.enumerated() {
+                (lb.baseAddress! + i * d).update(from: x.pointer + (starts[i] + item.ids.count - 1) * d, count: d)
+            }
+        }
+        var h = [Float](repeating: 0, count: B * d)
+        norm.withUnsafeBufferPointer { w in
+            last.withUnsafeBufferPointer { lb in
+                h.withUnsafeMutableBufferPointer { hb in
+                    RMSNorm.forward(x: lb.baseAddress!, weight: w.baseAddress!, out: hb.baseAddress!, rows: B, dim: d, eps: c.rmsNormEps)
+                }
+            }
+        }
+        var out = [Float](repeating: 0, count: B * V)
+        h.withUnsafeBufferPointer { hb in
+            out.withUnsafeMutableBufferPointer { ob in
+                lmHead.applyRowwise(hb.baseAddress!, tokens: B, ob.baseAddress!)
+            }
+        }
+        return (0..<B).map { Array(out[($0 * V)..<(($0 + 1) * V)]) }
     }
 
     /// Logits from final-normed hidden states `h` [tokens × hidden].

@@ -86,6 +86,18 @@ public struct Projection: @unchecked Sendable {
         return 0
     }
 
+    /// `apply` with every row's result exactly what `apply` gives that row alone (`tokens: 1`):
+    /// the fused product for block weights (any number of rows; the weights are decoded once
+    /// per group of 8 rows), row by row for Float32 weights. For batched decoding, where a
+    /// request's answer must not depend on what else is in the batch.
+    func applyRowwise(_ x: UnsafePointer<Float>, tokens: Int, _ y: UnsafeMutablePointer<Float>) {
+        if case .quantized(let q) = storage {
+            q.matmul(x: x, tokens: tokens, y: y)
+            return
+        }
+        for t in 0..<tokens { apply(x + t * cols, tokens: 1, y + t * rows, scratch: nil) }
+    }
+
     /// y[tokens × rows] = x[tokens × cols] · Wᵀ (overwrites y). `scratch` must hold
     /// `scratchCount(tokens:)` floats. A packed Wᵀ serves every product the packed GEMM driver
     /// would run anyway (more than `GEMM.smallRowLimit` tokens for a Float32 weight, more than

@@ -41,25 +41,6 @@ public final class LlamaPass {
     private(set) public var keptProbabilities = false
 
     /// Per-layer saved activations.
-    final class LayerActivations {
-        let x = FloatBuffer()        // layer input [T × d]
-        let rstd1 = FloatBuffer()    // [T]
-        let h1 = FloatBuffer()       // normed input [T × d]
-        let h1Rows = FloatBuffer()   // h1 at the key rows [R × d] (second-to-last layer, pruned)
-        let q = FloatBuffer()        // post-RoPE queries [T × qDim]
-        let kAll = FloatBuffer()     // prefix + new keys (post-RoPE) [(P+T) × kvDim]
-        let vAll = FloatBuffer()     // [(P+T) × kvDim]
-        let attn = FloatBuffer()     // attention output [T × qDim]
-        let lse = FloatBuffer()      // [nH × T]
-        let probs = FloatBuffer()    // attention probabilities [nH × T × (P+T)], when kept
-        let xMid = FloatBuffer()     // after the attention residual [T × d]
-        let rstd2 = FloatBuffer()
-        let h2 = FloatBuffer()       // [T × d]
-        let gate = FloatBuffer()     // [T × ffn]
-        let up = FloatBuffer()       // [T × ffn]
-        let act = FloatBuffer()      // silu(gate)·up [T × ffn] (kept for a down_proj adapter)
-        var xa: [LoRATarget: FloatBuffer] = [:]  // x·Aᵀ per adapted projection [T × rank]
-    }
     var acts: [LayerActivations]
     let finalX = FloatBuffer()       // last layer output [T × d]
     let rstdF = FloatBuffer()
@@ -145,7 +126,7 @@ public final class LlamaPass {
         embeddings: [Float], positions: [Int32], mask: AttentionMask, prefix: (any KVRows)? = nil,
         lora: LlamaLoRA? = nil, keysOnly: Bool = false, keyRows: [Int]? = nil, keepProbabilities: Bool = false
     ) throws {
-        let d = c.hiddenSize, qDim = c.numHeads * c.headDim, kv = c.kvDim
+        let d = c.hiddenSize, kv = c.kvDim
         let op = "LlamaPass.forward"
         guard !embeddings.isEmpty, embeddings.count % d == 0 else {
             throw TensorError.shapeMismatch(op: op, detail: "\(embeddings.count) floats is not a positive multiple of hidden \(d)")
@@ -179,59 +160,36 @@ public final class LlamaPass {
         keptProbabilities = keepProbabilities
         keyRowPositions = rows.map { $0.map { positions[$0] } } ?? []
         let eps = c.rmsNormEps
-        let rope = model.rope
-        let dims = AttentionDims(queries: T, keys: P + T, heads: c.numHeads, kvHeads: c.numKVHeads, headDim: c.headDim)
         let x = work.x, tmp = work.tmp
         x.resize(T * d); tmp.resize(T * d)
         embeddings.withUnsafeBufferPointer { x.pointer.update(from: $0.baseAddress!, count: T * d) }
         let s = scratch.pointer
 
-        for (l, layer) in model.layers.enumerated() {
-            let A = acts[l]
-            let last = l == c.numLayers - 1
-            if let rows, last {
-                lastLayerAtRows(layer, l, rows, x.pointer, s)
-                break
-            }
-            A.x.resize(T * d); A.x.pointer.update(from: x.pointer, count: T * d)
-            A.rstd1.resize(T); A.h1.resize(T * d)
-            layer.inputLayernorm.withUnsafeBufferPointer { w in
-                RMSNorm.forward(x: A.x.pointer, weight: w.baseAddress!, out: A.h1.pointer, rows: T, dim: d, eps: eps,
-                                rstd: A.rstd1.pointer)
-            }
-            A.kAll.resize((P + T) * kv); A.vAll.resize((P + T) * kv)
-            if let prefix, P > 0 {
-                prefix.withRows(layer: l) { k, v in
-                    A.kAll.pointer.update(from: k.baseAddress!, count: P * kv)
-                    A.vAll.pointer.update(from: v.baseAddress!, count: P * kv)
+        let lastLayer = c.numLayers - 1
+        positions.withUnsafeBufferPointer { pp in
+        keyRowPositions.withUnsafeBufferPointer { rp in
+            for l in 0..<c.numLayers {
+                let A = acts[l]
+                if let rows, l == lastLayer {
+                    lastLayerAtRows(model.layers[l], l, rows, x.pointer, s)
+                    break
                 }
+                A.kAll.resize((P + T) * kv); A.vAll.resize((P + T) * kv)
+                if let prefix, P > 0 {
+                    prefix.withRows(layer: l) { k, v in
+                        A.kAll.pointer.update(from: k.baseAddress!, count: P * kv)
+                        A.vAll.pointer.update(from: v.baseAddress!, count: P * kv)
+                    }
+                }
+                let atRows = rows != nil && l == lastLayer - 1
+                model.layerForward(
+                    l, x: x.pointer, tokens: T, positions: pp.baseAddress!,
+                    kv: LayerKV(keys: A.kAll.pointer, values: A.vAll.pointer, prefix: P), mask: mask, lora: lora,
+                    into: A, tmp: tmp, scratch: s, save: true, keepProbabilities: keepProbabilities,
+                    stopAfterKV: keysOnly && l == lastLayer, queryRows: atRows ? rows : nil,
+                    queryPositions: atRows ? rp.baseAddress : nil)
             }
-            let kNew = A.kAll.pointer + P * kv, vNew = A.vAll.pointer + P * kv
-            project(layer.kProj, .kProj, l, A.h1.pointer, T, kNew, s)
-            project(layer.vProj, .vProj, l, A.h1.pointer, T, vNew, s)
-            positions.withUnsafeBufferPointer { pp in
-                rope.apply(kNew, tokens: T, heads: c.numKVHeads, positions: pp.baseAddress!)
-            }
-            if last && keysOnly { break }
-            if let rows, l == c.numLayers - 2 {
-                penultimateLayerAtRows(layer, l, rows, x, tmp, s)
-                continue
-            }
-            A.q.resize(T * qDim)
-            project(layer.qProj, .qProj, l, A.h1.pointer, T, A.q.pointer, s)
-            positions.withUnsafeBufferPointer { pp in
-                rope.apply(A.q.pointer, tokens: T, heads: c.numHeads, positions: pp.baseAddress!)
-            }
-            A.attn.resize(T * qDim); A.lse.resize(c.numHeads * T)
-            if keepProbabilities { A.probs.resize(c.numHeads * T * (P + T)) }
-            Attention.forward(
-                q: A.q.pointer, ldq: qDim, k: A.kAll.pointer, ldk: kv, v: A.vAll.pointer, ldv: kv,
-                out: A.attn.pointer, ldo: qDim, lse: A.lse.pointer, dims: dims, mask: mask,
-                probabilities: keepProbabilities ? A.probs.pointer : nil)
-            project(layer.oProj, .oProj, l, A.attn.pointer, T, tmp.pointer, s)
-            Residual.add(x.pointer, tmp.pointer, count: T * d)
-            mlp(layer, l, x, tmp, T, s)
-        }
+        }}
         if keysOnly { return }
         finalX.resize(T * d); finalX.pointer.update(from: x.pointer, count: T * d)
         rstdF.resize(T); hiddenBuf.resize(T * d)
@@ -239,56 +197,6 @@ public final class LlamaPass {
             RMSNorm.forward(x: finalX.pointer, weight: w.baseAddress!, out: hiddenBuf.pointer, rows: T, dim: d, eps: eps,
                             rstd: rstdF.pointer)
         }
-    }
-
-    /// The second-to-last layer of a pass with `keyRows`: input norm and keys/values at every
-    /// row (what the attention reads), then queries, attention, `o_proj`, the residual and the
-    /// MLP at the R key rows only. Leaves the R rows' output in `x` ([R × d], compact).
-    private func penultimateLayerAtRows(
-        _ layer: LlamaLayer, _ l: Int, _ rows: [Int], _ x: FloatBuffer, _ tmp: FloatBuffer, _ s: UnsafeMutablePointer<Float>
-    ) {
-        let d = c.hiddenSize, qDim = c.numHeads * c.headDim, R = rows.count
-        let A = acts[l]
-        A.h1Rows.resize(R * d)
-        for (i, r) in rows.enumerated() { (A.h1Rows.pointer + i * d).update(from: A.h1.pointer + r * d, count: d) }
-        A.q.resize(R * qDim)
-        project(layer.qProj, .qProj, l, A.h1Rows.pointer, R, A.q.pointer, s)
-        model.rope.apply(A.q.pointer, tokens: R, heads: c.numHeads, positions: keyRowPositions)
-        A.attn.resize(R * qDim); A.lse.resize(c.numHeads * R)
-        let kv = c.kvDim
-        let dims = AttentionDims(queries: R, keys: prefixCount + tokens, heads: c.numHeads, kvHeads: c.numKVHeads, headDim: c.headDim)
-        if keptProbabilities { A.probs.resize(c.numHeads * R * (prefixCount + tokens)) }
-        Attention.forward(
-            q: A.q.pointer, ldq: qDim, k: A.kAll.pointer, ldk: kv, v: A.vAll.pointer, ldv: kv,
-            out: A.attn.pointer, ldo: qDim, lse: A.lse.pointer, dims: dims, mask: .none,
-            probabilities: keptProbabilities ? A.probs.pointer : nil)
-        project(layer.oProj, .oProj, l, A.attn.pointer, R, tmp.pointer, s)
-        // The residual stream keeps the key rows only (rows[i] ≥ i: an in-place forward copy is safe).
-        for (i, r) in rows.enumerated() where r != i { (x.pointer + i * d).update(from: x.pointer + r * d, count: d) }
-        Residual.add(x.pointer, tmp.pointer, count: R * d)
-        mlp(layer, l, x, tmp, R, s)
-    }
-
-    /// The MLP half of layer `l` on the `n` rows of the residual stream `x` (after the
-    /// attention residual): x += down(silu(gate(h2))·up(h2)), h2 = norm2(x), keeping what the
-    /// backward needs.
-    private func mlp(
-        _ layer: LlamaLayer, _ l: Int, _ x: FloatBuffer, _ tmp: FloatBuffer, _ n: Int, _ s: UnsafeMutablePointer<Float>
-    ) {
-        let d = c.hiddenSize, ffn = c.intermediateSize
-        let A = acts[l]
-        A.xMid.resize(n * d); A.xMid.pointer.update(from: x.pointer, count: n * d)
-        A.rstd2.resize(n); A.h2.resize(n * d)
-        layer.postAttentionLayernorm.withUnsafeBufferPointer { w in
-            RMSNorm.forward(x: x.pointer, weight: w.baseAddress!, out: A.h2.pointer, rows: n, dim: d, eps: c.rmsNormEps,
-                            rstd: A.rstd2.pointer)
-        }
-        A.gate.resize(n * ffn); A.up.resize(n * ffn); A.act.resize(n * ffn)
-        project(layer.gateProj, .gateProj, l, A.h2.pointer, n, A.gate.pointer, s)
-        project(layer.upProj, .upProj, l, A.h2.pointer, n, A.up.pointer, s)
-        SwiGLU.forward(gate: A.gate.pointer, up: A.up.pointer, out: A.act.pointer, count: n * ffn)
-        project(layer.downProj, .downProj, l, A.act.pointer, n, tmp.pointer, s)
-        Residual.add(x.pointer, tmp.pointer, count: n * d)
     }
 
     /// The last layer of a pass with `keyRows`: keys and values of the R rows in `x` ([R × d],
@@ -308,8 +216,8 @@ public final class LlamaPass {
         // pass), then moved to their rows.
         A.kAll.resize(T * kv); A.vAll.resize(T * kv)
         let kc = A.kAll.pointer + (T - R) * kv, vc = A.vAll.pointer + (T - R) * kv
-        project(layer.kProj, .kProj, l, A.h1.pointer, R, kc, s)
-        project(layer.vProj, .vProj, l, A.h1.pointer, R, vc, s)
+        model.project(layer.kProj, .kProj, layer: l, A.h1.pointer, rows: R, kc, scratch: s, lora: lora, into: A)
+        model.project(layer.vProj, .vProj, layer: l, A.h1.pointer, rows: R, vc, scratch: s, lora: lora, into: A)
         model.rope.apply(kc, tokens: R, heads: c.numKVHeads, positions: keyRowPositions)
         // rows[i] ≤ T − R + i: moving in ascending order never overwrites an unread source.
         for (i, r) in rows.enumerated() where r != T - R + i {
@@ -323,18 +231,5 @@ public final class LlamaPass {
             (A.kAll.pointer + t * kv).update(repeating: 0, count: kv)
             (A.vAll.pointer + t * kv).update(repeating: 0, count: kv)
         }
-    }
-
-    /// y = x·Wᵀ (+ the adapter's update when this pass has one for `target`).
-    private func project(
-        _ p: Projection, _ target: LoRATarget, _ l: Int, _ x: UnsafePointer<Float>, _ T: Int,
-        _ y: UnsafeMutablePointer<Float>, _ s: UnsafeMutablePointer<Float>
-    ) {
-        p.apply(x, tokens: T, y, scratch: p.scratchCount(tokens: T) > 0 ? s : nil)
-        guard let lora, lora.has(target) else { return }
-        let xa = acts[l].xa[target] ?? FloatBuffer()
-        acts[l].xa[target] = xa
-        xa.resize(T * lora.config.rank)
-        lora.forward(layer: l, target: target, x: x, rows: T, xa: xa.pointer, y: y)
     }
 }

@@ -1,0 +1,159 @@
+#!/usr/bin/env python3
+"""sac beside llama.cpp on the same GGUF and thread count, with the machine's memory bandwidth.
+
+  python3 scripts/bench_llamacpp.py [--gguf PATH] [--threads 2] [--rounds 2]
+
+1. Builds llama.cpp's `llama-bench` once, from the llama.cpp tree vendored in the
+   `llama-cpp-python` source distribution on PyPI (`pip download --no-deps --no-binary :all:`),
+   CMake Release with native CPU flags, cached under $SAC_HOME/llama.cpp/<version>. CMake comes
+   from PyPI too when the machine has none.
+2. Measures memory bandwidth with a copy (numpy, one thread, 512 MiB arrays, best of 5) and
+   the bytes one decoded token reads (every tensor of the GGUF but the token-embedding lookup,
+   which reads one row; with a tied head the embedding matrix is read once as the head), hence
+   the decode ceiling: bandwidth / bytes per token.
+3. Alternates `sac bench model --json` and `llama-bench -p 512 -n 64 -t N -o json` for --rounds
+   rounds and prints prefill and decode tokens/s side by side with their ratios.
+
+Needs: a release build of sac (`swift build -c release`, or --sac PATH), numpy, gguf, a C++
+compiler, make.
+"""
+import argparse, glob, json, os, shutil, subprocess, sys, tarfile, tempfile, time
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+SAC_HOME = os.environ.get("SAC_HOME", os.path.expanduser("~/.cache/sac"))
+GGUF = os.path.join(SAC_HOME, "models", "SmolLM2-135M-Instruct.Q4_1.gguf")
+
+
+def log(*a):
+    print(*a, file=sys.stderr, flush=True)
+
+
+def cmake_command():
+    if shutil.which("cmake"):
+        return "cmake"
+    log("no cmake on PATH: installing the PyPI package `cmake`")
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "cmake"], check=True)
+    bindir = os.path.join(os.path.dirname(sys.executable))
+    for c in [shutil.which("cmake"), os.path.join(bindir, "cmake"), os.path.expanduser("~/.local/bin/cmake")]:
+        if c and os.path.exists(c):
+            return c
+    sys.exit("cmake installed but not found on PATH")
+
+
+def build_llama_bench():
+    """Path of llama-bench, building it on first use."""
+    cached = glob.glob(os.path.join(SAC_HOME, "llama.cpp", "*", "build", "bin", "llama-bench"))
+    if cached:
+        return cached[0]
+    with tempfile.TemporaryDirectory() as tmp:
+        log("downloading the llama-cpp-python source distribution…")
+        subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:",
+                        "llama-cpp-python", "-d", tmp], check=True)
+        sdist = glob.glob(os.path.join(tmp, "llama_cpp_python-*.tar.gz"))[0]
+        version = os.path.basename(sdist)[len("llama_cpp_python-"):-len(".tar.gz")]
+        dest = os.path.join(SAC_HOME, "llama.cpp", version)
+        with tarfile.open(sdist) as t:
+            t.extractall(tmp, filter="data")
+        src = os.path.join(tmp, f"llama_cpp_python-{version}", "vendor", "llama.cpp")
+        if not os.path.isdir(src):
+            sys.exit(f"{sdist} has no vendor/llama.cpp")
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        if os.path.exists(dest):
+            shutil.rmtree(dest)
+        shutil.copytree(src, dest)
+    cmake = cmake_command()
+    build = os.path.join(dest, "build")
+    log(f"building llama-bench from llama.cpp in llama-cpp-python {version} (Release, native)…")
+    subprocess.run([cmake, "-S", dest, "-B", build, "-DCMAKE_BUILD_TYPE=Release", "-DGGML_NATIVE=ON",
+                    "-DLLAMA_CURL=OFF", "-DLLAMA_BUILD_TESTS=OFF", "-DLLAMA_BUILD_EXAMPLES=OFF",
+                    "-DLLAMA_BUILD_SERVER=OFF", "-DBUILD_SHARED_LIBS=OFF"], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run([cmake, "--build", build, "--target", "llama-bench", "-j", str(os.cpu_count() or 2)],
+                   check=True, stdout=subprocess.DEVNULL)
+    return os.path.join(build, "bin", "llama-bench")
+
+
+def copy_bandwidth():
+    """GB/s of a one-thread memory copy (read + write bytes), best of 5."""
+    import numpy as np
+    a = np.ones(1 << 27, dtype=np.float32)  # 512 MiB
+    b = np.empty_like(a)
+    best = float("inf")
+    for _ in range(5):
+        t = time.perf_counter()
+        np.copyto(b, a)
+        best = min(best, time.perf_counter() - t)
+    return 2 * a.nbytes / best / 1e9
+
+
+def bytes_per_token(path):
+    """Bytes of weights one decoded token reads: every tensor but the embedding lookup (one
+    row); a tied head reads the whole embedding matrix once."""
+    from gguf import GGUFReader
+    r = GGUFReader(path)
+    total, emb, head = 0, 0, False
+    for t in r.tensors:
+        n = int(t.n_bytes)
+        if t.name == "token_embd.weight":
+            emb = n
+            continue
+        if t.name == "output.weight":
+            head = True
+        total += n
+    return total + (0 if head else emb)
+
+
+def run_sac(sac, gguf, prompt, decode):
+    out = subprocess.run([sac, "bench", "model", "--model", gguf, "--prompt-tokens", str(prompt), "--decode", str(decode),
+                          "--json"], check=True, capture_output=True, text=True).stdout
+    j = json.loads(out.strip().splitlines()[-1])
+    return j["prefill_tok_s"], j["decode_tok_s"]
+
+
+def run_llama(bench, gguf, prompt, decode, threads):
+    out = subprocess.run([bench, "-m", gguf, "-p", str(prompt), "-n", str(decode), "-t", str(threads), "-o", "json"],
+                         check=True, capture_output=True, text=True).stdout
+    rows = json.loads(out)
+    prefill = next(r["avg_ts"] for r in rows if r["n_prompt"] == prompt and r["n_gen"] == 0)
+    dec = next(r["avg_ts"] for r in rows if r["n_gen"] == decode and r["n_prompt"] == 0)
+    return prefill, dec
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--gguf", default=GGUF)
+    ap.add_argument("--sac", default=os.path.join(ROOT, ".build", "release", "sac"))
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--prompt", type=int, default=512)
+    ap.add_argument("--decode", type=int, default=64)
+    a = ap.parse_args()
+    if a.rounds < 1:
+        sys.exit("--rounds must be at least 1")
+    for p, what in [(a.gguf, "the GGUF (make model)"), (a.sac, "the sac binary (swift build -c release)")]:
+        if not os.path.exists(p):
+            sys.exit(f"{p}: not found; need {what}")
+    bench = build_llama_bench()
+    bw = copy_bandwidth()
+    per_token = bytes_per_token(a.gguf)
+    env_threads = {"SAC_THREADS": str(a.threads)}
+    os.environ.update(env_threads)
+    rows = []
+    for r in range(a.rounds):
+        s = run_sac(a.sac, a.gguf, a.prompt, a.decode)
+        l = run_llama(bench, a.gguf, a.prompt, a.decode, a.threads)
+        log(f"round {r + 1}: sac prefill {s[0]:.1f} decode {s[1]:.1f} | llama.cpp prefill {l[0]:.1f} decode {l[1]:.1f} tokens/s")
+        rows.append((s, l))
+    name = os.path.basename(a.gguf)
+    print(f"{name}, {a.threads} threads, prompt {a.prompt}, decode {a.decode}; {a.rounds} alternating rounds "
+          f"(llama-bench: {os.path.relpath(bench, SAC_HOME)} under $SAC_HOME)\n")
+    print("| round | sac prefill | llama.cpp prefill | sac / llama.cpp | sac decode | llama.cpp decode | sac / llama.cpp |")
+    print("|---:|---:|---:|---:|---:|---:|---:|")
+    for i, (s, l) in enumerate(rows):
+        print(f"| {i + 1} | {s[0]:.1f} | {l[0]:.1f} | {s[0] / l[0]:.2f}× | {s[1]:.1f} | {l[1]:.1f} | {s[1] / l[1]:.2f}× |")
+    print(f"\nmemory copy bandwidth (one thread, read + write): {bw:.1f} GB/s; one decoded token reads "
+          f"{per_token / 1e6:.1f} MB of weights: decode ceiling ≈ {bw * 1e9 / per_token:.0f} tokens/s "
+          f"(by the copy rate; reading alone is faster)")
+
+
+if __name__ == "__main__":
+    main()
