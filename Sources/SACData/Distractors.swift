@@ -10,6 +10,23 @@ extension QAReadResult {
         return QAReadResult(examples: examples.filter { kept.contains($0.context) }, skipped: skipped, name: "\(name)-last\(count)")
     }
 
+    /// A sample that covers the whole set: the first question of each of `count` distinct
+    /// contexts taken at even steps through the file's contexts (context ⌊i·n/count⌋ of n, for
+    /// i = 0 ..< count; all of them when n ≤ count). Data sets such as SQuAD-dev are grouped by
+    /// article, so their first few hundred questions come from two or three articles; this
+    /// sample spreads the same number over all of them. Named "NAME-spreadCOUNT".
+    public func spread(_ count: Int) -> QAReadResult {
+        var order: [String] = []
+        var first: [String: QAExample] = [:]
+        for e in examples where first[e.context] == nil {
+            order.append(e.context)
+            first[e.context] = e
+        }
+        let n = order.count
+        let picked: [Int] = n <= count ? Array(0..<n) : (0..<count).map { $0 * n / count }
+        return QAReadResult(examples: picked.compactMap { first[order[$0]] }, skipped: skipped, name: "\(name)-spread\(count)")
+    }
+
     /// The multi-chunk version of a QA set: every question's paragraph placed among `count`
     /// other paragraphs of the same set (distinct, never its own), joined by blank lines, at
     /// position `i mod (count + 1)` for question i, so that the answer's paragraph is first,

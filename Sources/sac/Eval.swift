@@ -26,6 +26,8 @@ struct Eval: ParsableCommand {
     @Option(help: "Most tokens per answer.") var maxNewTokens = 32
     @Option(help: "Only the questions of the last N distinct contexts of each file (e.g. 100: the contexts `sac train` holds out of SQuAD-train for validation).")
     var lastContexts: Int?
+    @Option(help: "One question from each of N contexts spread evenly through each file (SQuAD-dev is grouped by article: its first N questions cover two or three).")
+    var spread: Int?
     @Option(help: "Multi-chunk sets: place every question's paragraph among N other paragraphs of the same file (position varied, seeded); the set is named NAME+N.")
     var distractors: Int?
     @Option(help: "Answer from memories rounded as a file of this dtype stores them: f16 (what `sac compress` and the store write), bf16, or f32 (exact).")
@@ -41,6 +43,7 @@ struct Eval: ParsableCommand {
         if maxNewTokens < 1 { throw ValidationError("--max-new-tokens must be at least 1") }
         if let distractors, distractors < 1 { throw ValidationError("--distractors must be at least 1") }
         if let lastContexts, lastContexts < 1 { throw ValidationError("--last-contexts must be at least 1") }
+        if let spread, spread < 1 { throw ValidationError("--spread must be at least 1") }
         if contextTokens < 0 { throw ValidationError("--context-tokens must be at least 0") }
         if noContext && (method != nil || ratio != nil || adapterOptions.adapter != nil) {
             throw ValidationError("--no-context reads no memory: drop --method, --ratio and --adapter")
@@ -55,7 +58,8 @@ struct Eval: ParsableCommand {
             for s in r.skipped.prefix(10) { stderr("\(path): skipped \(s)") }
             if !r.skipped.isEmpty { stderr("\(path): skipped \(r.skipped.count) entr\(r.skipped.count == 1 ? "y" : "ies")") }
             guard !r.examples.isEmpty else { throw ValidationError("\(path) holds no usable question") }
-            let kept = lastContexts.map { r.lastContexts($0) } ?? r
+            let last = lastContexts.map { r.lastContexts($0) } ?? r
+            let kept = spread.map { last.spread($0) } ?? last
             sets.append(distractors.map { kept.withDistractors($0) } ?? kept)
         }
         let loaded = try modelOptions.load()

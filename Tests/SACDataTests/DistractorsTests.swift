@@ -41,6 +41,17 @@ import Testing
         #expect(base.lastContexts(10).examples == base.examples)
     }
 
+    @Test func spreadTakesOneQuestionPerContextEvenlyThroughTheFile() {
+        let base = Self.set(10, perParagraph: 3)
+        let s = base.spread(4)
+        #expect(s.name == "T-spread4")
+        // Contexts 0, 2, 5, 7 of 10 (⌊i·10/4⌋), the first question of each.
+        #expect(s.examples.map(\.id) == ["0-0", "2-0", "5-0", "7-0"])
+        #expect(Set(s.examples.map(\.context)).count == 4)
+        // More asked than there are contexts: the first question of every context.
+        #expect(base.spread(20).examples.map(\.id) == (0..<10).map { "\($0)-0" })
+    }
+
     @Test func fewParagraphsUseAllTheOthers() {
         let m = Self.set(2).withDistractors(3)
         for e in m.examples { #expect(e.context.components(separatedBy: "\n\n").count == 2) }
