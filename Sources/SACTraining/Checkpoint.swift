@@ -21,6 +21,14 @@ public struct TrainerState: Codable, Sendable, Equatable {
     /// The best validation SQuAD F1 so far and its update (the adapter in `out/best`).
     public var bestF1: Double?
     public var bestStep: Int?
+    /// Whether `optimizer.safetensors` holds AdamW's moments; false in a compact copy written
+    /// without them (`exportCompact(moments: false)`), whose resume starts fresh moments and
+    /// re-warms the learning rate. nil (checkpoints older than the field): true.
+    public var hasMoments: Bool?
+    /// The update at which a resume without moments began re-warming the learning rate
+    /// (`Trainer.rewarmSteps` updates); carried by later checkpoints, so that a run stopped
+    /// during the re-warm continues it.
+    public var rewarmFrom: Int?
 }
 
 /// Checkpoints of a training run in `out/checkpoints/step-NNNNNN/` (adapter files,
@@ -70,12 +78,21 @@ public enum Checkpoint {
     /// trainer state; with the run's `train_log.jsonl` and `best/` when present. `sac train
     /// --resume --out dest` continues from it: from the F16-rounded weights and BF16 moments,
     /// so not bit for bit the uninterrupted run (what a commit can carry to a new machine).
-    public static func exportCompact(out: String, to dest: String, model: LlamaModel) throws {
+    ///
+    /// With `moments: false` the copy holds no optimiser state (a third of the size: the
+    /// moments are twice the weights), and its resume starts AdamW afresh with the learning
+    /// rate re-warmed (`Trainer.rewarmSteps`). With β₂ = 0.95 the moments average over about
+    /// the last 20 updates, so little is lost.
+    public static func exportCompact(out: String, to dest: String, model: LlamaModel, moments: Bool = true) throws {
         let fm = FileManager.default
         guard let path = latest(out: out) else {
             throw TrainingError.invalidCheckpoint(file: out + "/checkpoints/latest", detail: "no checkpoint to export")
         }
-        let state = try readState(path)
+        var state = try readState(path)
+        if !moments {
+            state.hasMoments = false
+            state.optimizerSteps = [:]
+        }
         let manifest = try Compressor.readManifest(path)
         let name = URL(fileURLWithPath: path).lastPathComponent
         try AtomicFile.replaceDirectory(at: dest) { tmp in
@@ -83,11 +100,13 @@ public enum Checkpoint {
             try fm.createDirectory(atPath: ck, withIntermediateDirectories: true)
             let comp = try Compressor.load(adapter: path, model: model)
             try comp.saveAdapter(to: ck, modelName: manifest.modelName, dtype: .F16)
-            let opt = try SafetensorsFile(path: path + "/optimizer.safetensors")
-            var moments: [String: Tensor] = [:]
-            for key in opt.tensors.keys { moments[key] = try opt.tensor(key) }
-            try SafetensorsWriter.write(
-                moments, metadata: ["format": "sac-optimizer"], dtype: .BF16, to: ck + "/optimizer.safetensors")
+            if moments && state.hasMoments != false {
+                let opt = try SafetensorsFile(path: path + "/optimizer.safetensors")
+                var tensors: [String: Tensor] = [:]
+                for key in opt.tensors.keys { tensors[key] = try opt.tensor(key) }
+                try SafetensorsWriter.write(
+                    tensors, metadata: ["format": "sac-optimizer"], dtype: .BF16, to: ck + "/optimizer.safetensors")
+            }
             try AtomicFile.write(JSONEncoder.pretty.encode(state), to: ck + "/trainer_state.json")
             try AtomicFile.write(Data(name.utf8), to: tmp + "/checkpoints/latest")
             if fm.fileExists(atPath: out + "/train_log.jsonl") {
@@ -121,7 +140,8 @@ public enum Checkpoint {
         }
     }
 
-    /// Restores parameters and optimiser moments from checkpoint `path`.
+    /// Restores parameters and optimiser moments from checkpoint `path` (the optimiser is left
+    /// as it is, fresh, when the checkpoint has no moments: `state.hasMoments == false`).
     public static func restore(_ path: String, compressor: Compressor, optimizer: AdamW, state: TrainerState) throws {
         let manifest = try Compressor.readManifest(path)
         guard manifest.settings == compressor.settings else {
@@ -133,6 +153,7 @@ public enum Checkpoint {
             throw TrainingError.mismatch(
                 file: path, field: "adapter weights", expected: manifest.adapterIdentity, found: compressor.adapterIdentity)
         }
+        if state.hasMoments == false { return }
         let file = path + "/optimizer.safetensors"
         let f: SafetensorsFile
         do { f = try SafetensorsFile(path: file) } catch {

@@ -78,6 +78,19 @@ public final class Trainer {
     public private(set) var step = 0
     /// Seconds of training updates over the run (restored on resume).
     public private(set) var trainSeconds = 0.0
+    /// The update from which the learning rate is re-warmed: set when a run resumes from a
+    /// checkpoint without optimiser moments (fresh AdamW), and restored from later checkpoints.
+    public private(set) var rewarmFrom: Int?
+    /// Updates of a re-warm: the configured warm-up, at least 20.
+    public var rewarmSteps: Int { max(20, config.warmupSteps) }
+
+    /// The learning rate of update `k`: the configured schedule (`TrainerConfig.lr`, at the
+    /// training time so far), scaled by (k − from + 1) / (rewarmSteps + 1) during a re-warm.
+    public func learningRate(atStep k: Int) -> Float {
+        let lr = config.lr(atStep: k, trainSeconds: trainSeconds)
+        guard let from = rewarmFrom, k >= from, k - from < rewarmSteps else { return lr }
+        return lr * Float(k - from + 1) / Float(rewarmSteps + 1)
+    }
     /// Asked after every update; true stops the run there with a checkpoint (a signal handler's flag).
     public var shouldStop: @Sendable () -> Bool = { false }
     /// The best validation F1 so far and its update.
@@ -130,6 +143,7 @@ public final class Trainer {
             throw TrainingError.mismatch(file: path, field: "training data", expected: dataFingerprint, found: state.data)
         }
         try Checkpoint.restore(path, compressor: compressor, optimizer: optimizer, state: state)
+        rewarmFrom = state.hasMoments == false ? state.step : state.rewarmFrom
         step = state.step
         trainSeconds = state.trainSeconds ?? 0
         bestF1 = state.bestF1
@@ -225,7 +239,7 @@ public final class Trainer {
             let terms = try batchLoss(examples, backward: true)
             let loss = terms.total
             let norm = try clipGradNorm(params, maxNorm: config.clipNorm)
-            optimizer.lr = config.lr(atStep: step)
+            optimizer.lr = learningRate(atStep: step)
             if norm.isFinite { optimizer.step() }
             optimizer.zeroGrad()
             step += 1
@@ -270,7 +284,7 @@ public final class Trainer {
     public func checkpoint(loss: Double?) throws {
         let state = TrainerState(
             step: step, config: config, settings: compressor.settings, data: dataFingerprint, optimizerSteps: [:], loss: loss,
-            trainSeconds: trainSeconds, bestF1: bestF1, bestStep: bestStep)
+            trainSeconds: trainSeconds, bestF1: bestF1, bestStep: bestStep, hasMoments: true, rewarmFrom: rewarmFrom)
         try Checkpoint.save(out: out, compressor: compressor, optimizer: optimizer, state: state, modelName: modelName)
         try compressor.saveAdapter(to: out, modelName: modelName)
     }

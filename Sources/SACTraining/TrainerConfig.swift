@@ -38,6 +38,11 @@ public struct TrainerConfig: Codable, Sendable, Equatable {
     /// sitting counted) reaches this many seconds, with a validation and a checkpoint there
     /// (0: no limit). For comparisons at equal wall time; not compared on resume.
     public var maxTrainSeconds: Double = 0
+    /// Training seconds at the end of `maxTrainSeconds` over which the learning rate falls
+    /// linearly to 0 (0: none): the decay of a run whose length is set by time, not updates
+    /// (arms compared at equal wall time). The rate of each update then depends on the time
+    /// the run has trained so far; the log records it. Not compared on resume.
+    public var decaySeconds: Double = 0
     /// Distillation: "none", "frozen" (the base model reading the whole context) or the
     /// teacher adapter's identity. Set from the `Teacher` given to the `Trainer`.
     public var teacher = "none"
@@ -59,18 +64,24 @@ public struct TrainerConfig: Codable, Sendable, Equatable {
         self.lr = lr ?? (objective == .qa ? 5e-5 : 1e-4)
     }
 
-    /// Linear warm-up, constant, then (with `decaySteps`) a linear decay to 0 at `steps`.
-    public func lr(atStep k: Int) -> Float {
+    /// Linear warm-up, constant, then (with `decaySteps`) a linear decay to 0 at `steps`; with
+    /// `decaySeconds` also a linear decay to 0 at `maxTrainSeconds`, by `trainSeconds`, the
+    /// run's training time before update `k` (the smaller of the two factors applies).
+    public func lr(atStep k: Int, trainSeconds: Double = 0) -> Float {
         let base = LRSchedule.constantWithWarmup(lr: lr, warmupSteps: warmupSteps).lr(atStep: k)
-        guard decaySteps > 0 else { return base }
-        let start = steps - decaySteps
-        guard k >= start else { return base }
-        return Float(Double(base) * max(0, Double(steps - k) / Double(decaySteps)))
+        var factor = 1.0
+        if decaySteps > 0, k >= steps - decaySteps {
+            factor = max(0, Double(steps - k) / Double(decaySteps))
+        }
+        if decaySeconds > 0, maxTrainSeconds > 0, trainSeconds > maxTrainSeconds - decaySeconds {
+            factor = min(factor, max(0, (maxTrainSeconds - trainSeconds) / decaySeconds))
+        }
+        return factor == 1 ? base : Float(Double(base) * factor)
     }
 
     enum CodingKeys: String, CodingKey {
         case objective, steps, batchSize, lr, warmupSteps, clipNorm, weightDecay, beta1, beta2, seed, validEvery,
-             validExamples, validQuestions, validContexts, multiChunkFraction, distractors, contextTokens, decaySteps, maxTrainSeconds, teacher, ceWeight, klWeight, hiddenWeight, aeWeight, lmWeight
+             validExamples, validQuestions, validContexts, multiChunkFraction, distractors, contextTokens, decaySteps, maxTrainSeconds, decaySeconds, teacher, ceWeight, klWeight, hiddenWeight, aeWeight, lmWeight
     }
 
     /// Decodes a configuration; fields added after a checkpoint was written take the values
@@ -96,6 +107,7 @@ public struct TrainerConfig: Codable, Sendable, Equatable {
         contextTokens = try c.decodeIfPresent(Int.self, forKey: .contextTokens) ?? 0
         decaySteps = try c.decodeIfPresent(Int.self, forKey: .decaySteps) ?? 0
         maxTrainSeconds = try c.decodeIfPresent(Double.self, forKey: .maxTrainSeconds) ?? 0
+        decaySeconds = try c.decodeIfPresent(Double.self, forKey: .decaySeconds) ?? 0
         teacher = try c.decodeIfPresent(String.self, forKey: .teacher) ?? "none"
         ceWeight = try c.decodeIfPresent(Float.self, forKey: .ceWeight) ?? 1
         klWeight = try c.decodeIfPresent(Float.self, forKey: .klWeight) ?? 1
@@ -129,6 +141,10 @@ public struct TrainerConfig: Codable, Sendable, Equatable {
             throw fail("ceWeight", "0 leaves nothing to train without a teacher and a positive KL or hidden-state weight")
         }
         guard maxTrainSeconds >= 0, maxTrainSeconds.isFinite else { throw fail("maxTrainSeconds", "\(maxTrainSeconds), expected ≥ 0") }
+        guard decaySeconds >= 0, decaySeconds.isFinite else { throw fail("decaySeconds", "\(decaySeconds), expected ≥ 0") }
+        guard decaySeconds == 0 || (maxTrainSeconds > 0 && decaySeconds <= maxTrainSeconds) else {
+            throw fail("decaySeconds", "\(decaySeconds / 60) minutes, expected at most the time budget (\(maxTrainSeconds / 60) minutes)")
+        }
         guard decaySteps >= 0, decaySteps <= steps else { throw fail("decaySteps", "\(decaySteps), expected in 0...\(steps)") }
         guard aeWeight >= 0, lmWeight >= 0, aeWeight + lmWeight > 0 else {
             throw fail("aeWeight", "AE \(aeWeight) and LM \(lmWeight) weights must be ≥ 0, not both 0")

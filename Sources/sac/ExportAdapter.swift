@@ -16,6 +16,8 @@ struct ExportAdapter: ParsableCommand {
     @Option(help: "Directory to write (may not be --adapter).") var out: String
     @Flag(help: "--adapter is a training run (`sac train --out`): write its newest checkpoint compactly (weights F16, optimiser moments BF16, with the log and best/) as a run directory that `sac train --resume --out` continues from.")
     var checkpoint = false
+    @Flag(inversion: .prefixedNo, help: "With --checkpoint: include the optimiser's moments (twice the weights' size). Without them the copy is a third of the size and its resume starts AdamW afresh, the learning rate re-warmed over max(20, --warmup) updates.")
+    var moments = true
 
     func run() throws {
         let types: [String: SafetensorsDType] = ["f16": .F16, "bf16": .BF16, "f32": .F32]
@@ -25,9 +27,10 @@ struct ExportAdapter: ParsableCommand {
         let from = URL(fileURLWithPath: adapter).standardizedFileURL.path
         let to = URL(fileURLWithPath: out).standardizedFileURL.path
         guard from != to else { throw ValidationError("--out must differ from --adapter") }
+        if !moments && !checkpoint { throw ValidationError("--no-moments applies to --checkpoint only") }
         let loaded = try modelOptions.load()
         if checkpoint {
-            try Checkpoint.exportCompact(out: adapter, to: out, model: loaded.model)
+            try Checkpoint.exportCompact(out: adapter, to: out, model: loaded.model, moments: moments)
             stderr("\(out): compact checkpoint \(Checkpoint.latest(out: out) ?? "?")")
             return
         }

@@ -7,7 +7,7 @@ struct SAC: AsyncParsableCommand {
         commandName: "sac",
         abstract: "Semantic-Anchor Compression: compress long contexts into a few key-value pairs and answer from them.",
         subcommands: [Demo.self, Train.self, Compress.self, Answer.self, Eval.self, Tokenize.self, Generate.self, Bench.self,
-                      Serve.self, StoreCommand.self, InitAdapter.self, ExportAdapter.self, KVSimilarityCommand.self])
+                      Serve.self, StoreCommand.self, InitAdapter.self, ExportAdapter.self, AverageAdapters.self, KVSimilarityCommand.self])
 
     /// ArgumentParser's entry point, after telling the allocator to keep large freed blocks
     /// (`AllocatorTuning.keepFreedMemory()`: no page faults on the arrays a training step or a

@@ -16,7 +16,7 @@ enum SettingFlags {
         "validEvery": "--valid-every", "checkpointEvery": "--checkpoint-every", "validQuestions": "--valid-questions",
         "validContexts": "--valid-contexts", "multiChunkFraction": "--multi-chunk", "distractors": "--distractors", "contextTokens": "--context-tokens",
         "ceWeight": "--ce-weight", "klWeight": "--kl-weight", "hiddenWeight": "--hidden-weight",
-        "maxTrainSeconds": "--train-minutes", "decaySteps": "--decay-steps", "aeWeight": "--ae-weight/--lm-weight",
+        "maxTrainSeconds": "--train-minutes", "decaySteps": "--decay-steps", "decaySeconds": "--decay-minutes", "aeWeight": "--ae-weight/--lm-weight",
     ]
 
     /// The flag for a library's setting name (the name itself when it has none).

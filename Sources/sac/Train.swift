@@ -44,6 +44,8 @@ struct Train: ParsableCommand {
     var decaySteps = 0
     @Option(help: "Stop once the run's training time (validation excluded, all sittings) reaches this many minutes (0: no limit).")
     var trainMinutes: Double = 0
+    @Option(help: "Final minutes of --train-minutes over which the learning rate falls linearly to 0 (0: none): a decay for runs whose length is set by time. May change on --resume.")
+    var decayMinutes: Double = 0
     @Option(help: "Checkpoint every N updates.") var checkpointEvery = 50
     @Option(help: "LM/AE window length range in tokens, e.g. 510-1020.") var lmTokens = "510-1020"
     @Option(help: "AE weight for ae+lm.") var aeWeight: Float = 0.5
@@ -88,6 +90,7 @@ struct Train: ParsableCommand {
         cfg.contextTokens = contextTokens
         cfg.decaySteps = decaySteps
         cfg.maxTrainSeconds = trainMinutes * 60
+        cfg.decaySeconds = decayMinutes * 60
         cfg.checkpointEvery = checkpointEvery
         cfg.aeWeight = aeWeight
         cfg.lmWeight = lmWeight
@@ -147,6 +150,9 @@ struct Train: ParsableCommand {
         if resume {
             try trainer.resume()
             stderr("resumed from step \(trainer.step)")
+            if let from = trainer.rewarmFrom, trainer.step - from < trainer.rewarmSteps {
+                stderr("the checkpoint has no optimiser moments: fresh AdamW, learning rate re-warmed over updates \(from + 1)–\(from + trainer.rewarmSteps)")
+            }
         } else if Checkpoint.latest(out: out) != nil {
             throw ValidationError("\(out) already holds checkpoints: pass --resume to continue, or choose another --out")
         }

@@ -17,6 +17,8 @@ import Testing
     @Test(arguments: [
         (["--steps", "0"], "invalid option --steps: 0, expected ≥ 1"),
         (["--steps", "5", "--decay-steps", "9"], "invalid option --decay-steps: 9, expected in 0...5"),
+        (["--steps", "5", "--train-minutes", "1", "--decay-minutes", "2"],
+         "invalid option --decay-minutes: 2.0 minutes, expected at most the time budget (1.0 minutes)"),
         (["--steps", "5", "--multi-chunk", "1.5"], "invalid option --multi-chunk: 1.5, expected in [0, 1]"),
         (["--steps", "5", "--method", "full", "--ratio", "4"], "invalid option --ratio: does not apply to method full"),
         (["--steps", "5", "--method", "icae"], "invalid option --ratio: required for method icae"),

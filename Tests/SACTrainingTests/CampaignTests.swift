@@ -130,6 +130,42 @@ import Testing
         #expect(throws: TrainingError.invalidSetting(field: "decaySteps", detail: "11, expected in 0...10")) { try c.validate() }
     }
 
+    @Test func learningRateDecaysByTrainingTime() throws {
+        var c = TrainerConfig(objective: .qa, steps: 100, lr: 1e-3)
+        c.warmupSteps = 0
+        c.maxTrainSeconds = 100
+        c.decaySeconds = 40
+        try c.validate()
+        #expect(c.lr(atStep: 5, trainSeconds: 0) == 1e-3 && c.lr(atStep: 5, trainSeconds: 60) == 1e-3)
+        #expect(abs(c.lr(atStep: 5, trainSeconds: 70) - 7.5e-4) < 1e-9)
+        #expect(abs(c.lr(atStep: 5, trainSeconds: 90) - 2.5e-4) < 1e-9)
+        #expect(c.lr(atStep: 5, trainSeconds: 100) == 0 && c.lr(atStep: 5, trainSeconds: 130) == 0)
+        // With a decay by updates as well, the smaller factor applies.
+        c.decaySteps = 10
+        #expect(abs(c.lr(atStep: 95, trainSeconds: 70) - 5e-4) < 1e-9)  // updates 0.5, time 0.75
+        #expect(abs(c.lr(atStep: 91, trainSeconds: 90) - 2.5e-4) < 1e-9)  // updates 0.9, time 0.25
+        c.decaySteps = 0
+        // A decay longer than the budget, or without one, or negative: refused, naming the field.
+        for (budget, decay) in [(30.0, 40.0), (0, 40), (100, -1), (100, .infinity)] {
+            c.maxTrainSeconds = budget
+            c.decaySeconds = decay
+            #expect(throws: TrainingError.self) { try c.validate() }
+            do { try c.validate() } catch let TrainingError.invalidSetting(field, _) { #expect(field == "decaySeconds") } catch {}
+        }
+        // The trainer sets each update's rate from the training time before it.
+        let t = try Self.setup(out: TinySetup.tmp("decay-time"), steps: 5, configure: {
+            $0.maxTrainSeconds = 1000; $0.decaySeconds = 1000; $0.validEvery = 0
+        })
+        var log: [TrainingProgress] = []
+        try t.run { log.append($0) }
+        #expect(log.count == 5)
+        for (i, p) in log.enumerated() {
+            let before = i == 0 ? 0 : log[i - 1].trainSeconds
+            #expect(p.lr == t.config.lr(atStep: i, trainSeconds: before), "update \(i + 1)")
+            if i >= 2 { #expect(p.lr < log[i - 1].lr && p.lr < 3e-3, "update \(i + 1): \(p.lr)") }
+        }
+    }
+
     @Test func distillationTrainsAndResumesOnlyWithTheSameTeacher() throws {
         let out = TinySetup.tmp("kd")
         let t = try Self.setup(out: out, steps: 2, teacher: { Teacher(model: $0) }, configure: { $0.hiddenWeight = 0.5 })
@@ -179,5 +215,43 @@ import Testing
         #expect(worst < 1e-3, "F16 rounding only: \(worst)")
         try r.run { _ in }
         #expect(r.step == 3)
+    }
+
+    /// A compact copy without moments: no optimiser file, and its resume starts AdamW afresh
+    /// with the learning rate re-warmed over `rewarmSteps` updates, a re-warm that later
+    /// checkpoints carry on.
+    @Test func compactCheckpointWithoutMomentsResumesWithARewarm() throws {
+        let out = TinySetup.tmp("full-nomoments"), dest = TinySetup.tmp("compact-nomoments") + "/run"
+        let t = try Self.setup(out: out, steps: 2)
+        try t.run { _ in }
+        try Checkpoint.exportCompact(out: out, to: dest, model: t.compressor.model, moments: false)
+        let ck = Checkpoint.latest(out: dest)!
+        #expect(!FileManager.default.fileExists(atPath: ck + "/optimizer.safetensors"))
+        let state = try Checkpoint.readState(ck)
+        #expect(state.hasMoments == false && state.optimizerSteps.isEmpty && state.step == 2)
+        let r = try Self.setup(out: dest, steps: 5, configure: { $0.validEvery = 0 })
+        try r.resume()
+        #expect(r.step == 2 && r.rewarmFrom == 2 && r.rewarmSteps == 20)
+        #expect(r.optimizer.state().entries.values.allSatisfy { $0.step == 0 })
+        var log: [TrainingProgress] = []
+        try r.run { log.append($0) }
+        #expect(log.map(\.step) == [3, 4, 5])
+        let base = r.config.lr(atStep: 2)
+        #expect(base > 0)
+        for (i, p) in log.enumerated() {
+            #expect(abs(Double(p.lr) - Double(base) * Double(i + 1) / 21) <= 1e-6 * Double(base), "update \(p.step): \(p.lr)")
+        }
+        // Later checkpoints hold moments again, and the re-warm goes on after another resume.
+        let later = try Checkpoint.readState(Checkpoint.latest(out: dest)!)
+        #expect(later.hasMoments == true && later.rewarmFrom == 2 && Set(later.optimizerSteps.values).subtracting([0]) == [3])
+        let again = try Self.setup(out: dest, steps: 6, configure: { $0.validEvery = 0 })
+        try again.resume()
+        #expect(again.rewarmFrom == 2 && Set(again.optimizer.state().entries.values.map(\.step)).subtracting([0]) == [3])
+        #expect(again.learningRate(atStep: 5) == again.config.lr(atStep: 5) * 4 / 21)
+        #expect(again.learningRate(atStep: 22) == again.config.lr(atStep: 22))
+        // A checkpoint that claims moments but lost its file is refused.
+        try FileManager.default.removeItem(atPath: Checkpoint.latest(out: out)! + "/optimizer.safetensors")
+        let broken = try Self.setup(out: out, steps: 3)
+        #expect(throws: TrainingError.self) { try broken.resume() }
     }
 }

@@ -5,7 +5,9 @@
 # from the newest state it finds:
 #   1. $RUNS/campaign/checkpoints (this machine's run): exact resume;
 #   2. training/campaign/run (the compact copy that training/campaign/save.sh writes and git
-#      keeps: weights F16, Adam moments BF16, log): copied to $RUNS/campaign, then resumed;
+#      keeps: weights F16 and the log; since update 2002 without the Adam moments, so the resume
+#      starts AdamW afresh with the rate re-warmed over 20 updates): copied to $RUNS/campaign,
+#      then resumed;
 #   3. otherwise arm A's best adapter (update 516, committed in F16) as --init, with a fresh
 #      optimiser and a new data order (--seed 1): update 0 here is arm A's update 516.
 # Stop it with SIGTERM (it checkpoints). The last sitting adds DECAY="--steps N --decay-steps D"

@@ -4,11 +4,13 @@
 # answer), scored on the 35 test meetings (281 queries) with ROUGE-1/2/L F. Transcripts are cut
 # to their first CONTEXT (default 7000) tokens so that context, query and answer fit SmolLM2's
 # 8,192 positions; at 15x a 7,000-token transcript is 14 chunks and about 470 carriers.
-#   training/repro/qmsum.sh NAME --method sac --ratio 15      (MINUTES of training, default 40)
+#   training/repro/qmsum.sh NAME --method sac --ratio 15      (MINUTES of training, default 40,
+#                                                             the last DECAY_MINUTES decaying, as arm.sh)
 #   training/repro/qmsum.sh frozen                              (no training: the frozen model reads the cut transcript)
 set -e
 cd "$(dirname "$0")/../.."
 NAME=$1; shift
+M=${MINUTES:-40}; DM=${DECAY_MINUTES:-$(awk "BEGIN { print $M * 0.3 }")}
 SAC=${SAC:-.build/release/sac}; R=${RUNS:-runs}/repro; Q=../shared/data/qmsum; C=${CONTEXT:-7000}
 mkdir -p "$R" training/repro/results
 OUT=training/repro/results/qmsum-$NAME
@@ -19,7 +21,7 @@ else
   if [ ! -f "$R/qmsum-$NAME/done" ]; then
     $SAC train --objective qa --data $Q/val.jsonl.gz --context-tokens $C --steps 3000 --batch 2 --lr 5e-4 --warmup 5 \
       --lora-rank 48 --lora-alpha 96 --lora-targets k_proj,v_proj --seed 0 --valid-contexts 1 \
-      --valid-every 0 --checkpoint-every 5 --train-minutes ${MINUTES:-40} --out "$R/qmsum-$NAME" \
+      --valid-every 0 --checkpoint-every 5 --train-minutes $M --decay-minutes $DM --out "$R/qmsum-$NAME" \
       $( [ -f "$R/qmsum-$NAME/checkpoints/latest" ] && echo --resume ) "$@"
     touch "$R/qmsum-$NAME/done"
   fi
