@@ -4,7 +4,7 @@
   python3 scripts/bench_llamacpp.py [--gguf PATH] [--threads 2] [--rounds 2]
 
 1. Builds llama.cpp's `llama-bench` once, from the llama.cpp tree vendored in the
-   `llama-cpp-python` source distribution on PyPI (`pip download --no-deps --no-binary :all:`),
+   `llama-cpp-python` source distribution on PyPI (its URL and SHA-256 from PyPI's JSON API),
    CMake Release with native CPU flags, cached under $SAC_HOME/llama.cpp/<version>. CMake comes
    from PyPI too when the machine has none.
 2. Measures memory bandwidth with a copy (numpy, one thread, 512 MiB arrays, best of 5) and
@@ -47,9 +47,19 @@ def build_llama_bench():
         return cached[0]
     with tempfile.TemporaryDirectory() as tmp:
         log("downloading the llama-cpp-python source distribution…")
-        subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:",
-                        "llama-cpp-python", "-d", tmp], check=True)
-        sdist = glob.glob(os.path.join(tmp, "llama_cpp_python-*.tar.gz"))[0]
+        # From PyPI's JSON API, not `pip download --no-binary :all:`: that also builds the
+        # package's build requirements (cmake among them) from source, which takes hours.
+        import hashlib, urllib.request
+        import urllib.parse
+        api = "https://pypi.org/pypi/llama-cpp-python/json"
+        with urllib.request.urlopen(api, timeout=120) as r:
+            info = json.load(r)
+        sd = next(u for u in info["urls"] if u["packagetype"] == "sdist")
+        sdist = os.path.join(tmp, sd["filename"])
+        urllib.request.urlretrieve(urllib.parse.urljoin(api, sd["url"]), sdist)  # some mirrors give relative URLs
+        with open(sdist, "rb") as f:
+            if hashlib.sha256(f.read()).hexdigest() != sd["digests"]["sha256"]:
+                sys.exit(f"{sd['url']}: SHA-256 differs from PyPI's")
         version = os.path.basename(sdist)[len("llama_cpp_python-"):-len(".tar.gz")]
         dest = os.path.join(SAC_HOME, "llama.cpp", version)
         with tarfile.open(sdist) as t:
