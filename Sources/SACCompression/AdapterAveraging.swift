@@ -24,21 +24,19 @@ extension Compressor {
         guard w.count == dirs.count else {
             throw CompressionError.invalidOption(option: "weights", detail: "\(w.count) weights for \(dirs.count) adapters")
         }
-        guard w.allSatisfy({ $0.isFinite && $0 >= 0 }), w.reduce(0, +) > 0 else {
+        let total = w.reduce(0, +)
+        guard w.allSatisfy({ $0.isFinite && $0 >= 0 }), total > 0 else {
             throw CompressionError.invalidOption(option: "weights", detail: "expected finite, non-negative weights with a positive sum")
         }
-        let total = w.reduce(0, +)
-        let base = try readManifest(first)
         let out = try load(adapter: first, model: model)
         var sums = out.parameters.map { $0.value.data.map { Double($0) * w[0] } }
         for (k, dir) in dirs.enumerated().dropFirst() {
-            let m = try readManifest(dir)
-            guard m.settings == base.settings else {
+            let c = try load(adapter: dir, model: model)
+            guard c.settings == out.settings else {
                 throw CompressionError.identityMismatch(
                     file: dir, field: "settings (every averaged adapter needs those of \(first))",
-                    expected: String(describing: base.settings), found: String(describing: m.settings))
+                    expected: String(describing: out.settings), found: String(describing: c.settings))
             }
-            let c = try load(adapter: dir, model: model)
             for (i, p) in c.parameters.enumerated() {
                 let x = p.value.data
                 sums[i].withUnsafeMutableBufferPointer { s in

@@ -15,10 +15,7 @@ struct AverageAdapters: ParsableCommand {
     @Option(help: "Directory to write (may not be one of the adapters).") var out: String
 
     func run() throws {
-        let types: [String: SafetensorsDType] = ["f16": .F16, "bf16": .BF16, "f32": .F32]
-        guard let t = types[dtype.lowercased()] else {
-            throw ValidationError("--dtype \(dtype): expected f16, bf16 or f32")
-        }
+        let t = try adapterWeightsDType(dtype)
         guard !adapters.isEmpty else { throw ValidationError("give at least one adapter directory") }
         let to = URL(fileURLWithPath: out).standardizedFileURL.path
         guard !adapters.contains(where: { URL(fileURLWithPath: $0).standardizedFileURL.path == to }) else {

@@ -20,10 +20,7 @@ struct ExportAdapter: ParsableCommand {
     var moments = true
 
     func run() throws {
-        let types: [String: SafetensorsDType] = ["f16": .F16, "bf16": .BF16, "f32": .F32]
-        guard let t = types[dtype.lowercased()] else {
-            throw ValidationError("--dtype \(dtype): expected f16, bf16 or f32")
-        }
+        let t = try adapterWeightsDType(dtype)
         let from = URL(fileURLWithPath: adapter).standardizedFileURL.path
         let to = URL(fileURLWithPath: out).standardizedFileURL.path
         guard from != to else { throw ValidationError("--out must differ from --adapter") }
@@ -40,4 +37,11 @@ struct ExportAdapter: ParsableCommand {
         let bytes = (try? FileManager.default.attributesOfItem(atPath: out + "/adapter_model.safetensors")[.size] as? Int) ?? 0
         stderr("\(before) → \(c.adapterIdentity) (\(t)), \(out)/adapter_model.safetensors: \(bytes) bytes")
     }
+}
+
+/// The `--dtype` of an adapter's weights file (`export-adapter`, `average-adapters`).
+func adapterWeightsDType(_ name: String) throws -> SafetensorsDType {
+    let types: [String: SafetensorsDType] = ["f16": .F16, "bf16": .BF16, "f32": .F32]
+    guard let t = types[name.lowercased()] else { throw ValidationError("--dtype \(name): expected f16, bf16 or f32") }
+    return t
 }
