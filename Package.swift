@@ -48,7 +48,10 @@ let package = Package(
     ],
     targets: [
         // Float32 storage, threaded SIMD kernels with forward and backward side by side, AdamW.
-        .target(name: "SACTensor", dependencies: ["SACTensorAVX512"], swiftSettings: kernelFlags),
+        .target(name: "SACTensor", dependencies: ["SACTensorAVX512", "SACIntrinsics"], swiftSettings: kernelFlags),
+        // Vector casts and x86 integer dot products from the compiler's Builtin module
+        // (compiled with -parse-stdlib; every function inlines into its caller).
+        .target(name: "SACIntrinsics", swiftSettings: cpuFlags + [.unsafeFlags(["-parse-stdlib"])]),
         // AVX-512 micro-kernels (x86-64 only), chosen at run time by SACTensor.
         .target(name: "SACTensorAVX512", swiftSettings: avx512Flags),
         // Llama config and weights, GGUF/safetensors readers, BPE tokenizer, KV cache, inference.

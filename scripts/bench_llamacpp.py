@@ -11,8 +11,13 @@
    the bytes one decoded token reads (every tensor of the GGUF but the token-embedding lookup,
    which reads one row; with a tied head the embedding matrix is read once as the head), hence
    the decode ceiling: bandwidth / bytes per token.
-3. Alternates `sac bench model --json` and `llama-bench -p 512 -n 64 -t N -o json` for --rounds
-   rounds and prints prefill and decode tokens/s side by side with their ratios.
+3. Alternates `sac bench model --json` and `llama-bench -p 512 -n 64 -d 0,512 -t N -o json` for
+   --rounds rounds and prints side by side, with the ratios: prefill of the 512-token prompt,
+   and decoding 64 tokens at two depths (tokens already in the KV cache), 0 (llama-bench's
+   plain `tg64`; sac after a 1-token prompt) and 512 (`tg64 @ d512`; sac after its 512-token
+   prefill). Attention over the cache makes deep decoding slower for both, so the depths must
+   match. sac decodes with Float32 activations (the exact default) and with 8-bit activations
+   (`--decode-activations q8`, the arithmetic llama.cpp uses).
 
 Needs: a release build of sac (`swift build -c release`, or --sac PATH), numpy, gguf, a C++
 compiler, make.
@@ -112,20 +117,22 @@ def bytes_per_token(path):
     return total + (0 if head else emb)
 
 
-def run_sac(sac, gguf, prompt, decode):
+def run_sac(sac, gguf, prompt, decode, activations="f32"):
     out = subprocess.run([sac, "bench", "model", "--model", gguf, "--prompt-tokens", str(prompt), "--decode", str(decode),
-                          "--json"], check=True, capture_output=True, text=True).stdout
+                          "--decode-activations", activations, "--json"], check=True, capture_output=True, text=True).stdout
     j = json.loads(out.strip().splitlines()[-1])
     return j["prefill_tok_s"], j["decode_tok_s"]
 
 
 def run_llama(bench, gguf, prompt, decode, threads):
-    out = subprocess.run([bench, "-m", gguf, "-p", str(prompt), "-n", str(decode), "-t", str(threads), "-o", "json"],
-                         check=True, capture_output=True, text=True).stdout
+    """(prefill at depth 0, decode at depth 0, decode at depth `prompt`) tokens/s."""
+    out = subprocess.run([bench, "-m", gguf, "-p", str(prompt), "-n", str(decode), "-d", f"0,{prompt}",
+                          "-t", str(threads), "-o", "json"], check=True, capture_output=True, text=True).stdout
     rows = json.loads(out)
-    prefill = next(r["avg_ts"] for r in rows if r["n_prompt"] == prompt and r["n_gen"] == 0)
-    dec = next(r["avg_ts"] for r in rows if r["n_gen"] == decode and r["n_prompt"] == 0)
-    return prefill, dec
+    def pick(n_prompt, n_gen, depth):
+        return next(r["avg_ts"] for r in rows
+                    if r["n_prompt"] == n_prompt and r["n_gen"] == n_gen and r.get("n_depth", 0) == depth)
+    return pick(prompt, 0, 0), pick(0, decode, 0), pick(0, decode, prompt)
 
 
 def main():
@@ -149,17 +156,26 @@ def main():
     os.environ.update(env_threads)
     rows = []
     for r in range(a.rounds):
-        s = run_sac(a.sac, a.gguf, a.prompt, a.decode)
+        deep = run_sac(a.sac, a.gguf, a.prompt, a.decode)  # prefill, decode at depth --prompt
+        deep_q8 = run_sac(a.sac, a.gguf, a.prompt, a.decode, "q8")
+        shallow = run_sac(a.sac, a.gguf, 1, a.decode)  # decode at depth 1
+        shallow_q8 = run_sac(a.sac, a.gguf, 1, a.decode, "q8")
         l = run_llama(bench, a.gguf, a.prompt, a.decode, a.threads)
-        log(f"round {r + 1}: sac prefill {s[0]:.1f} decode {s[1]:.1f} | llama.cpp prefill {l[0]:.1f} decode {l[1]:.1f} tokens/s")
-        rows.append((s, l))
+        row = [("prefill, %d-token prompt" % a.prompt, deep[0], None, l[0]),
+               ("decode %d at depth 0" % a.decode, shallow[1], shallow_q8[1], l[1]),
+               ("decode %d at depth %d" % (a.decode, a.prompt), deep[1], deep_q8[1], l[2])]
+        log(f"round {r + 1}: " + "; ".join(f"{m}: sac {x:.1f}" + (f" (q8 {q:.1f})" if q else "") + f", llama.cpp {y:.1f}"
+                                           for m, x, q, y in row))
+        rows.append(row)
     name = os.path.basename(a.gguf)
-    print(f"{name}, {a.threads} threads, prompt {a.prompt}, decode {a.decode}; {a.rounds} alternating rounds "
-          f"(llama-bench: {os.path.relpath(bench, SAC_HOME)} under $SAC_HOME)\n")
-    print("| round | sac prefill | llama.cpp prefill | sac / llama.cpp | sac decode | llama.cpp decode | sac / llama.cpp |")
-    print("|---:|---:|---:|---:|---:|---:|---:|")
-    for i, (s, l) in enumerate(rows):
-        print(f"| {i + 1} | {s[0]:.1f} | {l[0]:.1f} | {s[0] / l[0]:.2f}× | {s[1]:.1f} | {l[1]:.1f} | {s[1] / l[1]:.2f}× |")
+    print(f"{name}, {a.threads} threads; {a.rounds} alternating rounds "
+          f"(llama-bench: {os.path.relpath(bench, SAC_HOME)} under $SAC_HOME); tokens/s\n")
+    print("| round | measure | sac | sac, q8 activations | llama.cpp | sac / llama.cpp | q8 / llama.cpp |")
+    print("|---:|---|---:|---:|---:|---:|---:|")
+    for i, row in enumerate(rows):
+        for m, x, q, y in row:
+            qs, qr = (f"{q:.1f}", f"{q / y:.2f}×") if q else ("–", "–")
+            print(f"| {i + 1} | {m} | {x:.1f} | {qs} | {y:.1f} | {x / y:.2f}× | {qr} |")
     print(f"\nmemory copy bandwidth (one thread, read + write): {bw:.1f} GB/s; one decoded token reads "
           f"{per_token / 1e6:.1f} MB of weights: decode ceiling ≈ {bw * 1e9 / per_token:.0f} tokens/s "
           f"(by the copy rate; reading alone is faster)")

@@ -14,7 +14,8 @@ import Foundation
 ///   (natural log, in units of the scaled scores), −∞ for a query that sees no key.
 ///
 /// The pointer-level functions state their requirements with `precondition`; the `Tensor`
-/// functions check shapes and throw `TensorError`. Work is split over items of (one query head,
+/// functions check shapes and throw `TensorError`. A single query row without kept probabilities
+/// (decoding) takes `forwardOneQuery`, one pass over the cache. Otherwise work is split over items of (one query head,
 /// or all query heads of a kv group stacked, × a block of ≤ 48 query rows) on
 /// `Parallel.threads` threads (one thread below ~0.5 MFLOP); each item computes its scores
 /// block with `GEMM.sgemm` into per-worker scratch (rows × S floats, two such buffers in the
@@ -43,6 +44,13 @@ public enum Attention {
         dims: AttentionDims, scale: Float? = nil, mask: AttentionMask,
         probabilities: UnsafeMutablePointer<Float>? = nil
     ) {
+        // A decoding step: one query row, nothing kept for a backward but the lse.
+        if dims.queries == 1, probabilities == nil, let limit = oneQueryLimit(mask, keys: dims.keys) {
+            checkPreconditions(dims: dims, mask: mask, ldq: ldq, ldk: ldk, ldv: ldv, ldo: ldo)
+            forwardOneQuery(q: q, k: k, ldk: ldk, v: v, ldv: ldv, out: out, lse: lse, dims: dims,
+                            scale: scale ?? dims.defaultScale, limit: limit)
+            return
+        }
         let threads = AttentionPlan.threads(for: dims, available: Parallel.threads)
         forward(q: q, ldq: ldq, k: k, ldk: ldk, v: v, ldv: ldv, out: out, ldo: ldo, lse: lse,
                 dims: dims, scale: scale, mask: mask, threads: threads,

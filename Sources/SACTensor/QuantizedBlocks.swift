@@ -76,46 +76,4 @@ enum QuantLevels {
         return (field(lo, byteShifts, 0xF, bias), field(hi, byteShifts, 0xF, bias),
                 field(lo, s4, 0xF, bias), field(hi, s4, 0xF, bias))
     }
-
-    // MARK: Kernel order (no shuffles), for the fused products
-
-    /// Position `p` of a block in kernel order holds weight `q4Order[p]` (`q4_0`, `q4_1`):
-    /// lane `k` of the 16-byte block duplicated into 8 words `(w0 w1 w2 w3 w0 w1 w2 w3)`,
-    /// shifted by `(0×4, 8×4)`, `(16×4, 24×4)`, then the same plus 4 for the high nibbles.
-    static let q4Order: [Int] = [0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15]
-        + [0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15].map { $0 + 16 }
-    /// Position `8i + k` of a block in kernel order holds weight `4k + i` (`q8_0`: the 32 bytes
-    /// as 8 words, byte `i` of every word).
-    static let q8Order: [Int] = (0..<32).map { p in 4 * (p % 8) + p / 8 }
-
-    /// Lane-wise Int32 → Float32. Written lane by lane because the stdlib's generic SIMD
-    /// conversion is an out-of-line call; LLVM's SLP vectoriser turns this into one `vcvtdq2ps`.
-    @inline(__always)
-    static func cvt(_ v: SIMD8<Int32>) -> SIMD8<Float> {
-        SIMD8<Float>(Float(v[0]), Float(v[1]), Float(v[2]), Float(v[3]),
-                     Float(v[4]), Float(v[5]), Float(v[6]), Float(v[7]))
-    }
-
-    @inline(__always)
-    static func nibbles(_ v: SIMD8<UInt32>, _ shift: SIMD8<UInt32>) -> SIMD8<Float> {
-        cvt(unsafeBitCast((v &>> shift) & 0xF, to: SIMD8<Int32>.self))
-    }
-
-    /// 16 bytes of nibbles at `p` in kernel order (`q4Order`), raw levels 0…15
-    /// (`vbroadcasti128`, then `vpsrlvd`, `vpand`, `vcvtdq2ps` per 8 weights).
-    @inline(__always)
-    static func q4Kernel(_ p: UnsafeRawPointer) -> Levels {
-        let w = p.loadUnaligned(as: SIMD4<UInt32>.self)
-        let v = SIMD8<UInt32>(lowHalf: w, highHalf: w)
-        let a = SIMD8<UInt32>(0, 0, 0, 0, 8, 8, 8, 8), b = SIMD8<UInt32>(16, 16, 16, 16, 24, 24, 24, 24)
-        return (nibbles(v, a), nibbles(v, b), nibbles(v, a &+ 4), nibbles(v, b &+ 4))
-    }
-
-    /// 32 `Int8` at `p` in kernel order (`q8Order`): byte `i` of each word sign-extended by
-    /// `(v << (24 − 8i)) >> 24` (arithmetic), then `vcvtdq2ps`.
-    @inline(__always)
-    static func q8Kernel(_ p: UnsafeRawPointer) -> Levels {
-        let v = p.loadUnaligned(as: SIMD8<Int32>.self)
-        return (cvt((v &<< 24) &>> 24), cvt((v &<< 16) &>> 24), cvt((v &<< 8) &>> 24), cvt(v &>> 24))
-    }
 }

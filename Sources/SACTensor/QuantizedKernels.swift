@@ -1,3 +1,5 @@
+import SACIntrinsics
+
 extension QuantizedMatrix {
     /// Fused product with the quantised weights: `y[t, r] = Σ_c x[t, c] · W[r, c]`, that is
     /// `y = x · Wᵀ`, for a few tokens at a time (decoding).
@@ -6,11 +8,11 @@ extension QuantizedMatrix {
     /// - `y`: `tokens × rows` Float32, row-major, overwritten.
     ///
     /// The weights are never expanded to Float32 in memory: each block is decoded in registers
-    /// (in a shuffle-free lane order matched by a permuted copy of `x` made once per call)
-    /// once per group of up to 8 tokens and used for all of them (more tokens are processed in
-    /// groups of 8). Scales are applied once per block (`Σ x·d·q = d·Σ x·q`); the offset terms
-    /// (`m` of `q4_1`, `−8·d` of `q4_0`) use per-block sums of `x` computed once per call
-    /// (`Σ x·m = m·Σ x`).
+    /// (`vpmovzxbd`/`vpmovsxbd` straight from the block, then `vcvtdq2ps`, in the blocks'
+    /// natural order) once per group of up to 8 tokens and used for all of them (more tokens
+    /// are processed in groups of 8). Scales are applied once per block (`Σ x·d·q = d·Σ x·q`);
+    /// the offset terms (`m` of `q4_1`, `−8·d` of `q4_0`) use per-block sums of `x` computed
+    /// once per call (`Σ x·m = m·Σ x`).
     /// Threaded over rows with `Parallel.forRanges`.
     /// Rounding: Float32 accumulation; the error is well below `1e-5 · Σ|x||w|`.
     /// Preconditions: `tokens >= 0`; `x` and `y` hold the sizes above and do not overlap.
@@ -32,28 +34,16 @@ extension QuantizedMatrix {
         defer { xsum?.deallocate() }
         let sums = UnsafePointer(xsum)
 
-        // x with every block's 32 values in the order the kernels decode weights (no shuffles
-        // in the inner loop); a dot product is unchanged by a shared permutation.
-        let xp = UnsafeMutablePointer<Float>.allocate(capacity: tokens * c)
-        defer { xp.deallocate() }
-        (fmt == .q8_0 ? QuantLevels.q8Order : QuantLevels.q4Order).withUnsafeBufferPointer { order in
-            for base in stride(from: 0, to: tokens * c, by: 32) {
-                for p in 0..<32 { xp[base + p] = x[base + order[p]] }
-            }
-        }
-
         bytes.withUnsafeBytes { raw in
             let w = raw.baseAddress!
-            // At least ~24 KB of weights per thread, so that small matrices stay on one thread.
-            let grain = max(1, 24_576 / max(1, rb))
-            Parallel.forRanges(r, grain: grain) { range in
+            Parallel.forRanges(r, grain: QuantMath.rowGrain(rowBytes: rb)) { range in
                 let mins = UnsafeMutablePointer<Float>.allocate(capacity: nb)
                 defer { mins.deallocate() }
                 var t0 = 0
                 while t0 < tokens {
                     let n = min(8, tokens - t0)
                     let job = QuantJob(
-                        w: w, rowBytes: rb, nb: nb, rows: range, x: xp + t0 * c, cols: c,
+                        w: w, rowBytes: rb, nb: nb, rows: range, x: x + t0 * c, cols: c,
                         xsum: sums.map { $0 + t0 * nb }, mins: mins, y: y + t0 * r, yStride: r)
                     switch fmt {
                     case .q8_0: QuantKernel.run(QuantDecodeQ8_0.self, n, job)
@@ -92,21 +82,27 @@ protocol QuantBlockDecoder {
     static var blockBytes: Int { get }
     /// Whether blocks carry an offset `m` added to every weight (`q4_1`; `q4_0` as `−8·d`).
     static var hasMin: Bool { get }
-    /// Integer levels of the 32 weights, in kernel order
-    /// (`QuantLevels.q4Order` / `q8Order`).
+    /// Integer levels of the 32 weights in natural order (weights 0–7, 8–15, 16–23, 24–31).
     static func levels(_ p: UnsafeRawPointer) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)
-    static func scale(_ p: UnsafeRawPointer) -> Float
-    static func offset(_ p: UnsafeRawPointer) -> Float
+    /// The block's scale `d` and offset (0 without one).
+    static func scaleOffset(_ p: UnsafeRawPointer) -> (Float, Float)
 }
 
 enum QuantDecodeQ8_0: QuantBlockDecoder {
     static var blockBytes: Int { 34 }
     static var hasMin: Bool { false }
     @inline(__always) static func levels(_ p: UnsafeRawPointer) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
-        QuantLevels.q8Kernel(p + 2)
+        (floats(signExtendedBytes8(p + 2)), floats(signExtendedBytes8(p + 10)),
+         floats(signExtendedBytes8(p + 18)), floats(signExtendedBytes8(p + 26)))
     }
-    @inline(__always) static func scale(_ p: UnsafeRawPointer) -> Float { quantHalf(p) }
-    @inline(__always) static func offset(_ p: UnsafeRawPointer) -> Float { 0 }
+    @inline(__always) static func scaleOffset(_ p: UnsafeRawPointer) -> (Float, Float) { (quantHalf(p), 0) }
+}
+
+/// Levels 0…15 of the 16 nibble bytes at `p`: low nibbles are weights 0–15, high 16–31.
+@inline(__always)
+func quantNibbleLevels(_ p: UnsafeRawPointer) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
+    let b0 = zeroExtendedBytes8(p), b1 = zeroExtendedBytes8(p + 8)
+    return (floats(b0 & 15), floats(b1 & 15), floats(b0 &>> 4), floats(b1 &>> 4))
 }
 
 /// `q4_0` as raw levels 0…15 with the block offset `−8·d` (exact), so that centring costs
@@ -115,20 +111,24 @@ enum QuantDecodeQ4_0: QuantBlockDecoder {
     static var blockBytes: Int { 18 }
     static var hasMin: Bool { true }
     @inline(__always) static func levels(_ p: UnsafeRawPointer) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
-        QuantLevels.q4Kernel(p + 2)
+        quantNibbleLevels(p + 2)
     }
-    @inline(__always) static func scale(_ p: UnsafeRawPointer) -> Float { quantHalf(p) }
-    @inline(__always) static func offset(_ p: UnsafeRawPointer) -> Float { -8 * quantHalf(p) }
+    @inline(__always) static func scaleOffset(_ p: UnsafeRawPointer) -> (Float, Float) {
+        let d = quantHalf(p)
+        return (d, -8 * d)
+    }
 }
 
 enum QuantDecodeQ4_1: QuantBlockDecoder {
     static var blockBytes: Int { 20 }
     static var hasMin: Bool { true }
     @inline(__always) static func levels(_ p: UnsafeRawPointer) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
-        QuantLevels.q4Kernel(p + 4)
+        quantNibbleLevels(p + 4)
     }
-    @inline(__always) static func scale(_ p: UnsafeRawPointer) -> Float { quantHalf(p) }
-    @inline(__always) static func offset(_ p: UnsafeRawPointer) -> Float { quantHalf(p + 2) }
+    @inline(__always) static func scaleOffset(_ p: UnsafeRawPointer) -> (Float, Float) {
+        let dm = halfPair(p)
+        return (dm[0], dm[1])
+    }
 }
 
 /// Compile-time token counts 1…8, so that the per-token accumulators live in registers.
@@ -189,33 +189,54 @@ enum QuantKernel {
         return p
     }
 
+    /// Even and odd blocks go to separate accumulators (`a += p·d` for even blocks, `b += p·d`
+    /// for odd ones, one rounding per block, `a + b` at the end), so that no accumulator waits
+    /// on the previous block; every token's arithmetic is the same whatever the group size, so
+    /// a row's result does not depend on the batch.
     static func rows<D: QuantBlockDecoder, N: QuantTokens>(_: D.Type, _: N.Type, _ job: QuantJob) {
-        let n = N.n, nb = job.nb, cols = job.cols
+        let n = N.n, nb = job.nb, cols = job.cols, bb = D.blockBytes
         let x = job.x, mins = job.mins
         for r in job.rows {
             var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
             var a4 = SIMD8<Float>(), a5 = SIMD8<Float>(), a6 = SIMD8<Float>(), a7 = SIMD8<Float>()
+            var b0 = SIMD8<Float>(), b1 = SIMD8<Float>(), b2 = SIMD8<Float>(), b3 = SIMD8<Float>()
+            var b4 = SIMD8<Float>(), b5 = SIMD8<Float>(), b6 = SIMD8<Float>(), b7 = SIMD8<Float>()
             var blk = job.w + r * job.rowBytes
             var xb = x
-            for b in 0..<nb {
-                let q = D.levels(blk)
-                let d = SIMD8<Float>(repeating: D.scale(blk))
-                if D.hasMin { mins[b] = D.offset(blk) }
-                a0 = a0.addingProduct(dot(xb, q), d)
-                if n > 1 { a1 = a1.addingProduct(dot(xb + cols, q), d) }
-                if n > 2 { a2 = a2.addingProduct(dot(xb + 2 * cols, q), d) }
-                if n > 3 { a3 = a3.addingProduct(dot(xb + 3 * cols, q), d) }
-                if n > 4 { a4 = a4.addingProduct(dot(xb + 4 * cols, q), d) }
-                if n > 5 { a5 = a5.addingProduct(dot(xb + 5 * cols, q), d) }
-                if n > 6 { a6 = a6.addingProduct(dot(xb + 6 * cols, q), d) }
-                if n > 7 { a7 = a7.addingProduct(dot(xb + 7 * cols, q), d) }
-                blk += D.blockBytes
-                xb += 32
+            var b = 0
+            while b < nb {
+                let pair = b + 1 < nb
+                let q0 = D.levels(blk), q1 = D.levels(pair ? blk + bb : blk)
+                let (scale0, offset0) = D.scaleOffset(blk)
+                let (scale1, offset1) = pair ? D.scaleOffset(blk + bb) : (0, 0)
+                let d0 = SIMD8<Float>(repeating: scale0), d1 = SIMD8<Float>(repeating: scale1)
+                if D.hasMin {
+                    mins[b] = offset0
+                    if pair { mins[b + 1] = offset1 }
+                }
+                @inline(__always) func add(_ t: Int, _ even: inout SIMD8<Float>, _ odd: inout SIMD8<Float>) {
+                    let x0 = xb + t * cols
+                    even = even.addingProduct(dot(x0, q0), d0)
+                    if pair { odd = odd.addingProduct(dot(x0 + 32, q1), d1) }
+                }
+                add(0, &a0, &b0)
+                if n > 1 { add(1, &a1, &b1) }
+                if n > 2 { add(2, &a2, &b2) }
+                if n > 3 { add(3, &a3, &b3) }
+                if n > 4 { add(4, &a4, &b4) }
+                if n > 5 { add(5, &a5, &b5) }
+                if n > 6 { add(6, &a6, &b6) }
+                if n > 7 { add(7, &a7, &b7) }
+                let step = pair ? 2 : 1
+                blk += step * bb
+                xb += step * 32
+                b += step
             }
+            a0 += b0; a1 += b1; a2 += b2; a3 += b3; a4 += b4; a5 += b5; a6 += b6; a7 += b7
             let acc = (a0, a1, a2, a3, a4, a5, a6, a7)
             withUnsafeBytes(of: acc) { accBytes in
                 for t in 0..<n {
-                    var s = accBytes.load(fromByteOffset: t * 32, as: SIMD8<Float>.self).sum()
+                    var s = QuantMath.sum(accBytes.load(fromByteOffset: t * 32, as: SIMD8<Float>.self))
                     if D.hasMin, let xs = job.xsum {
                         s += QuantMath.dot(UnsafePointer(mins), xs + t * nb, nb)
                     }
@@ -228,6 +249,30 @@ enum QuantKernel {
 
 /// Small reductions for the quantised kernels.
 enum QuantMath {
+    /// Rows per parallel task: at least ~24 KB of weights per thread, so that small matrices
+    /// stay on one thread.
+    @inline(__always)
+    static func rowGrain(rowBytes: Int) -> Int { max(1, 24_576 / max(1, rowBytes)) }
+
+    /// Largest lane.
+    @inline(__always)
+    static func largest(_ v: SIMD8<Float>) -> Float {
+        let h = maxima4(v.lowHalf, v.highHalf)
+        return Swift.max(Swift.max(h[0], h[1]), Swift.max(h[2], h[3]))
+    }
+
+    @inline(__always)
+    static func maxima4(_ a: SIMD4<Float>, _ b: SIMD4<Float>) -> SIMD4<Float> {
+        SIMD4(Swift.max(a[0], b[0]), Swift.max(a[1], b[1]), Swift.max(a[2], b[2]), Swift.max(a[3], b[3]))
+    }
+
+    /// Σ of the 8 lanes as a pairwise tree.
+    @inline(__always)
+    static func sum(_ v: SIMD8<Float>) -> Float {
+        let h = v.lowHalf + v.highHalf, q = h.lowHalf + h.highHalf
+        return q[0] + q[1]
+    }
+
     /// Σ x[0..<32].
     @inline(__always)
     static func blockSum(_ x: UnsafePointer<Float>) -> Float {

@@ -55,14 +55,14 @@ struct BenchModel: ParsableCommand {
         let rssMB = Double(peakResidentBytes()) / 1_048_576
         if json {
             let obj: [String: Any] = [
-                "model": loaded.name, "threads": Parallel.threads, "prompt_ids": ids.map(Int.init),
+                "model": loaded.name, "threads": Parallel.threads, "decode_activations": loaded.model.decodeActivations.rawValue, "prompt_ids": ids.map(Int.init),
                 "prefill_tokens": ids.count, "prefill_tok_s": prefillRate, "decode_tokens": decode,
                 "decode_tok_s": decodeRate, "peak_rss_mb": rssMB,
             ]
             let data = try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys])
             print(String(decoding: data, as: UTF8.self))
         } else {
-            print("model: \(loaded.name), threads: \(Parallel.threads)")
+            print("model: \(loaded.name), threads: \(Parallel.threads), decode activations: \(loaded.model.decodeActivations)")
             print(String(format: "prefill: %d tokens in %.1f ms = %.1f tokens/s", ids.count, best * 1000, prefillRate))
             print(String(format: "decode:  %d tokens in %.1f ms = %.1f tokens/s", decode, decodeSeconds * 1000, decodeRate))
             print(String(format: "peak resident memory: %.0f MB", rssMB))

@@ -31,4 +31,14 @@ import Testing
         #expect(!r.stderr.contains("loading"), "the model was loaded before the settings were checked: \(r.stderr)")
         #expect(!FileManager.default.fileExists(atPath: out))
     }
+
+    /// `--decode-activations` takes f32 or q8 on every command that runs the model, and names
+    /// itself when given anything else (before any model is needed).
+    @Test(arguments: [["bench", "model"], ["generate", "--prompt", "x"], ["serve"]])
+    func badDecodeActivationsNameTheFlag(command: [String]) throws {
+        guard let r = try Self.run(command + ["--decode-activations", "q9"]) else { return }
+        #expect(r.status != 0)
+        #expect(r.stderr.contains("--decode-activations") && r.stderr.contains("q9"), "\(r.stderr)")
+        #expect(!r.stderr.contains("loading"), "\(r.stderr)")
+    }
 }

@@ -196,6 +196,40 @@ import Testing
         }
     }
 
+    /// The public forward with one query row and no kept probabilities takes the one-pass
+    /// decoding path (`forwardOneQuery`): against the same Float64 reference, with strided
+    /// rows, head sizes with scalar tails, a causal prefix that hides the last keys, and more
+    /// keys than a 4-row block divides.
+    @Test(arguments: [
+        Case(t: 1, s: 1, heads: 2, kvHeads: 1, hd: 8, mask: .causal(0)),
+        Case(t: 1, s: 6, heads: 3, kvHeads: 3, hd: 64, mask: .none),
+        Case(t: 1, s: 300, heads: 9, kvHeads: 3, hd: 64, mask: .causal(299), pad: 3),
+        Case(t: 1, s: 300, heads: 9, kvHeads: 3, hd: 64, mask: .causal(296)),
+        Case(t: 1, s: 13, heads: 4, kvHeads: 2, hd: 12, mask: .none, pad: 5),
+        Case(t: 1, s: 7, heads: 6, kvHeads: 2, hd: 6, mask: .causal(6)),
+        Case(t: 1, s: 513, heads: 9, kvHeads: 3, hd: 64, mask: .none),
+    ])
+    func oneQueryPathMatchesFloat64Reference(_ c: Case) {
+        let p = Problem(c, seed: UInt64(7 * c.s + c.hd))
+        let ref = Problem.reference(q: p.q.map(Double.init), k: p.k.map(Double.init), v: p.v.map(Double.init),
+                                    c: c, allowed: p.allowed, scale: 1 / Double(c.hd).squareRoot())
+        let qw = c.heads * c.hd, kw = c.kvHeads * c.hd
+        let kp = Self.padded(p.k, width: kw, pad: c.pad), vp = Self.padded(p.v, width: kw, pad: c.pad + 1)
+        var op = [Float](repeating: 12345, count: qw + c.pad)
+        var lse = [Float](repeating: .nan, count: c.heads)
+        p.q.withUnsafeBufferPointer { pq in kp.withUnsafeBufferPointer { pk in vp.withUnsafeBufferPointer { pv in
+        op.withUnsafeMutableBufferPointer { po in lse.withUnsafeMutableBufferPointer { pl in
+            Attention.forward(q: pq.baseAddress!, ldq: qw, k: pk.baseAddress!, ldk: kw + c.pad,
+                              v: pv.baseAddress!, ldv: kw + c.pad + 1, out: po.baseAddress!, ldo: qw + c.pad,
+                              lse: pl.baseAddress!, dims: c.dims, mask: p.mask)
+        } } } } }
+        #expect(Self.paddingIntact(op, width: qw, pad: c.pad), "padding columns of out were written")
+        var worst = 0.0
+        for i in 0..<qw { worst = max(worst, abs(Double(op[i]) - ref.out[i]) / (1 + abs(ref.out[i]))) }
+        #expect(worst <= 5e-6, "out: worst relative error \(worst)")
+        for h in 0..<c.heads { #expect(Self.close(lse[h], ref.lse[h], 5e-6), "lse[\(h)] = \(lse[h]), expected \(ref.lse[h])") }
+    }
+
     @Test func explicitScaleAndFullyMaskedRow() throws {
         let c = Case(t: 5, s: 9, heads: 2, kvHeads: 1, hd: 8, mask: .explicit)
         let p = Problem(c, seed: 77)

@@ -93,12 +93,12 @@ public final class LlamaModel: @unchecked Sendable {
         packedHead = nil
     }
 
-    private init(_ m: LlamaModel, layers: [LlamaLayer], packedHead: Projection?) {
+    private init(_ m: LlamaModel, layers: [LlamaLayer], packedHead: Projection?, lmHead: Projection? = nil) {
         config = m.config
         embedTokens = m.embedTokens
         self.layers = layers
         norm = m.norm
-        lmHead = m.lmHead
+        self.lmHead = lmHead ?? m.lmHead
         rope = m.rope
         self.packedHead = packedHead
     }
@@ -121,6 +121,25 @@ public final class LlamaModel: @unchecked Sendable {
         if head && h == nil { h = headForRows.prepacked(forward: true, backward: true) }
         return LlamaModel(self, layers: newLayers, packedHead: h)
     }
+
+    /// The same model with decoding's products of block-quantised weights (the layers' and a
+    /// quantised head's, at most `Projection.fusedTokenLimit` tokens per product) taking
+    /// `activations`; longer products (prefill, compression, training) are unchanged.
+    /// The weights are shared with this model, which stays as it was.
+    public func with(decodeActivations activations: DecodeActivations) -> LlamaModel {
+        let newLayers = layers.map { l in
+            func p(_ x: Projection) -> Projection { x.with(activations: activations) }
+            return LlamaLayer(
+                inputLayernorm: l.inputLayernorm, postAttentionLayernorm: l.postAttentionLayernorm,
+                qProj: p(l.qProj), kProj: p(l.kProj), vProj: p(l.vProj), oProj: p(l.oProj),
+                gateProj: p(l.gateProj), upProj: p(l.upProj), downProj: p(l.downProj))
+        }
+        return LlamaModel(self, layers: newLayers, packedHead: packedHead, lmHead: lmHead.with(activations: activations))
+    }
+
+    /// How decoding multiplies activations with the block-quantised weights (`.f32` when the
+    /// model has none).
+    public var decodeActivations: DecodeActivations { lmHead.q8Activations || layers.first?.qProj.q8Activations == true ? .q8 : .f32 }
 
     /// The output head for products over many rows, built here only: the packed copy when
     /// `prepacked(…, head: true)` made one, else the Float32 head (the embedding itself when

@@ -13,6 +13,12 @@ public struct LoadedModel: Sendable {
     public func prepacked(forward: Bool, backward: Bool, head: Bool = false) -> LoadedModel {
         LoadedModel(model: model.prepacked(forward: forward, backward: backward, head: head), tokenizer: tokenizer, path: path)
     }
+
+    /// The same model with decoding's quantised products taking `activations`
+    /// (see `LlamaModel.with(decodeActivations:)`).
+    public func with(decodeActivations activations: DecodeActivations) -> LoadedModel {
+        LoadedModel(model: model.with(decodeActivations: activations), tokenizer: tokenizer, path: path)
+    }
 }
 
 /// Finds and loads models: a GGUF file, or a Hugging Face directory (config.json,

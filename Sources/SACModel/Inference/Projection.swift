@@ -28,6 +28,10 @@ public struct Projection: @unchecked Sendable {
     let packedForward: PackedMatrix?
     /// W packed for `applyTransposed`, or nil.
     let packedBackward: PackedMatrix?
+    /// Whether fused products of block weights (at most `fusedTokenLimit` tokens: decoding)
+    /// quantise the activations to 8 bits (`QuantizedMatrix.matmulQ8`) instead of keeping
+    /// them in Float32. See `DecodeActivations`.
+    public let q8Activations: Bool
 
     /// A Float32 weight; `weight.count == rows·cols`.
     public init(dense weight: [Float], rows: Int, cols: Int) {
@@ -37,6 +41,7 @@ public struct Projection: @unchecked Sendable {
         storage = .dense(weight)
         packedForward = nil
         packedBackward = nil
+        q8Activations = false
     }
 
     /// A block-quantised weight.
@@ -46,14 +51,23 @@ public struct Projection: @unchecked Sendable {
         storage = .quantized(quantized)
         packedForward = nil
         packedBackward = nil
+        q8Activations = false
     }
 
-    private init(_ p: Projection, forward: PackedMatrix?, backward: PackedMatrix?) {
+    private init(_ p: Projection, forward: PackedMatrix?, backward: PackedMatrix?, q8Activations: Bool? = nil) {
         rows = p.rows
         cols = p.cols
         storage = p.storage
         packedForward = forward
         packedBackward = backward
+        self.q8Activations = q8Activations ?? p.q8Activations
+    }
+
+    /// This projection with decoding's fused products taking `activations` (no effect on
+    /// Float32 weights, which have no integer product).
+    public func with(activations: DecodeActivations) -> Projection {
+        Projection(self, forward: packedForward, backward: packedBackward,
+                   q8Activations: activations == .q8 && !isDense)
     }
 
     /// This projection with the Float32 weight also kept packed for the GEMM: as Wᵀ for
@@ -92,7 +106,7 @@ public struct Projection: @unchecked Sendable {
     /// request's answer must not depend on what else is in the batch.
     func applyRowwise(_ x: UnsafePointer<Float>, tokens: Int, _ y: UnsafeMutablePointer<Float>) {
         if case .quantized(let q) = storage {
-            q.matmul(x: x, tokens: tokens, y: y)
+            fused(q, x, tokens: tokens, y)
             return
         }
         for t in 0..<tokens { apply(x + t * cols, tokens: 1, y + t * rows, scratch: nil) }
@@ -118,7 +132,7 @@ public struct Projection: @unchecked Sendable {
             }
         case .quantized(let q):
             if tokens <= Projection.fusedTokenLimit {
-                q.matmul(x: x, tokens: tokens, y: y)
+                fused(q, x, tokens: tokens, y)
             } else {
                 let s = scratch!
                 q.dequantize(rows: 0..<rows, into: s)
@@ -127,6 +141,12 @@ public struct Projection: @unchecked Sendable {
                     a: x, lda: cols, b: s, ldb: cols, beta: 0, c: y, ldc: rows)
             }
         }
+    }
+
+    /// The fused quantised product, with Float32 or 8-bit activations.
+    @inline(__always)
+    private func fused(_ q: QuantizedMatrix, _ x: UnsafePointer<Float>, tokens: Int, _ y: UnsafeMutablePointer<Float>) {
+        if q8Activations { q.matmulQ8(x: x, tokens: tokens, y: y) } else { q.matmul(x: x, tokens: tokens, y: y) }
     }
 
     /// Floats of scratch `applyTransposed` needs (the dequantised matrix for block weights).
@@ -182,6 +202,18 @@ public struct Projection: @unchecked Sendable {
         case .quantized(let q): return q.weightBytes
         }
     }
+}
+
+/// How decoding multiplies activations with block-quantised weights.
+public enum DecodeActivations: String, Sendable, CaseIterable, CustomStringConvertible {
+    /// Float32 activations against the exactly decoded weights: logits within 1e-4 of the
+    /// Float32 reference (the default).
+    case f32
+    /// Activations quantised to 8 bits per block of 32 and integer dot products, as llama.cpp
+    /// does: faster decoding, logits off the Float32 reference by the activations' rounding.
+    case q8
+
+    public var description: String { rawValue }
 }
 
 extension Projection {
