@@ -1,3 +1,5 @@
+import SACIntrinsics
+
 /// Reads the little-endian IEEE half at `p` and widens it to Float32 (exact).
 /// On x86-64 with F16C (the `haswell` target) this is one `vcvtph2ps`.
 @inline(__always)
@@ -23,57 +25,26 @@ func quantHalf(_ p: UnsafeRawPointer) -> Float {
 #error("the quantised kernels read ggml blocks as little-endian 32-bit words")
 #endif
 
-/// Integer levels of one block's 32 weights as four `SIMD8<Float>`, before scaling.
-///
-/// The stdlib's generic SIMD integer→float conversions are not inlined (they become calls
-/// with scalar loops), so the levels are made with the exponent trick instead: a level
-/// `0 ≤ k < 2²³` placed in the mantissa of `2²³` (`0x4B00_0000 | k`) is the float `2²³ + k`,
-/// and subtracting `2²³` (plus any bias) gives the level exactly. Everything here lowers to
-/// `vpsrlvd`/`vpsrld`, `vpand`, `vpor`/`vpxor` and `vsubps`.
+/// Integer levels of one block's 32 weights as four `SIMD8<Float>`, before scaling, in the
+/// blocks' natural order (weights 0–7, 8–15, 16–23, 24–31): for dequantisation and the fused
+/// kernels alike. Bytes are widened straight from memory (`vpmovzxbd`/`vpmovsxbd`) and
+/// converted with `vcvtdq2ps`, through `SACIntrinsics` (the stdlib's generic SIMD
+/// integer→float conversions are out-of-line scalar loops).
 enum QuantLevels {
     typealias Levels = (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)
 
-    /// `(v >> shift) & mask` as integer levels, minus `bias`: float `(… | 2²³ bits) − (2²³ + bias)`.
-    @inline(__always)
-    static func field(_ v: SIMD8<UInt32>, _ shift: SIMD8<UInt32>, _ mask: UInt32, _ bias: Float) -> SIMD8<Float> {
-        let bits = ((v &>> shift) & mask) | 0x4B00_0000
-        return unsafeBitCast(bits, to: SIMD8<Float>.self) - SIMD8<Float>(repeating: 8_388_608 + bias)
-    }
-
-    /// Signed bytes at bit offset `shift` of each lane: `((v >> s) & 0xFF) ^ 0x80` is `q + 128`.
-    @inline(__always)
-    static func signedByte(_ v: SIMD8<UInt32>, _ shift: UInt32) -> SIMD8<Float> {
-        let bits = ((v &>> shift) & 0xFF) ^ 0x4B00_0080
-        return unsafeBitCast(bits, to: SIMD8<Float>.self) - SIMD8<Float>(repeating: 8_388_736)
-    }
-
-    // MARK: Natural order (weights 0–7, 8–15, 16–23, 24–31), for dequantisation
-
-    @inline(__always) static var byteShifts: SIMD8<UInt32> { SIMD8<UInt32>(0, 8, 16, 24, 0, 8, 16, 24) }
-
-    /// Lanes `(w[i] ×4, w[i+1] ×4)` of the little-endian words at `p`.
-    @inline(__always)
-    static func pairs(_ p: UnsafeRawPointer, _ i: Int) -> SIMD8<UInt32> {
-        let a = p.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)
-        let b = p.loadUnaligned(fromByteOffset: 4 * i + 4, as: UInt32.self)
-        return SIMD8<UInt32>(a, a, a, a, b, b, b, b)
-    }
-
-    /// 32 `Int8` at `p`, natural order.
+    /// 32 `Int8` at `p`.
     @inline(__always)
     static func q8(_ p: UnsafeRawPointer) -> Levels {
-        func part(_ i: Int) -> SIMD8<Float> {
-            let bits = ((pairs(p, i) &>> byteShifts) & 0xFF) ^ 0x4B00_0080
-            return unsafeBitCast(bits, to: SIMD8<Float>.self) - SIMD8<Float>(repeating: 8_388_736)
-        }
-        return (part(0), part(2), part(4), part(6))
+        (floats(signExtendedBytes8(p)), floats(signExtendedBytes8(p + 8)),
+         floats(signExtendedBytes8(p + 16)), floats(signExtendedBytes8(p + 24)))
     }
 
-    /// 16 bytes of nibbles at `p`, natural order, levels `q − bias`.
+    /// 16 bytes of nibbles at `p` (low nibbles are weights 0–15, high 16–31), levels
+    /// `q − bias` (exact).
     @inline(__always)
     static func q4(_ p: UnsafeRawPointer, bias: Float) -> Levels {
-        let lo = pairs(p, 0), hi = pairs(p, 2), s4 = byteShifts &+ 4
-        return (field(lo, byteShifts, 0xF, bias), field(hi, byteShifts, 0xF, bias),
-                field(lo, s4, 0xF, bias), field(hi, s4, 0xF, bias))
+        let b0 = zeroExtendedBytes8(p), b1 = zeroExtendedBytes8(p + 8), c = SIMD8<Float>(repeating: bias)
+        return (floats(b0 & 15) - c, floats(b1 & 15) - c, floats(b0 &>> 4) - c, floats(b1 &>> 4) - c)
     }
 }

@@ -92,17 +92,9 @@ enum QuantDecodeQ8_0: QuantBlockDecoder {
     static var blockBytes: Int { 34 }
     static var hasMin: Bool { false }
     @inline(__always) static func levels(_ p: UnsafeRawPointer) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
-        (floats(signExtendedBytes8(p + 2)), floats(signExtendedBytes8(p + 10)),
-         floats(signExtendedBytes8(p + 18)), floats(signExtendedBytes8(p + 26)))
+        QuantLevels.q8(p + 2)
     }
     @inline(__always) static func scaleOffset(_ p: UnsafeRawPointer) -> (Float, Float) { (quantHalf(p), 0) }
-}
-
-/// Levels 0…15 of the 16 nibble bytes at `p`: low nibbles are weights 0–15, high 16–31.
-@inline(__always)
-func quantNibbleLevels(_ p: UnsafeRawPointer) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
-    let b0 = zeroExtendedBytes8(p), b1 = zeroExtendedBytes8(p + 8)
-    return (floats(b0 & 15), floats(b1 & 15), floats(b0 &>> 4), floats(b1 &>> 4))
 }
 
 /// `q4_0` as raw levels 0…15 with the block offset `−8·d` (exact), so that centring costs
@@ -111,7 +103,7 @@ enum QuantDecodeQ4_0: QuantBlockDecoder {
     static var blockBytes: Int { 18 }
     static var hasMin: Bool { true }
     @inline(__always) static func levels(_ p: UnsafeRawPointer) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
-        quantNibbleLevels(p + 2)
+        QuantLevels.q4(p + 2, bias: 0)
     }
     @inline(__always) static func scaleOffset(_ p: UnsafeRawPointer) -> (Float, Float) {
         let d = quantHalf(p)
@@ -123,7 +115,7 @@ enum QuantDecodeQ4_1: QuantBlockDecoder {
     static var blockBytes: Int { 20 }
     static var hasMin: Bool { true }
     @inline(__always) static func levels(_ p: UnsafeRawPointer) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
-        quantNibbleLevels(p + 4)
+        QuantLevels.q4(p + 4, bias: 0)
     }
     @inline(__always) static func scaleOffset(_ p: UnsafeRawPointer) -> (Float, Float) {
         let dm = halfPair(p)
@@ -233,16 +225,9 @@ enum QuantKernel {
                 b += step
             }
             a0 += b0; a1 += b1; a2 += b2; a3 += b3; a4 += b4; a5 += b5; a6 += b6; a7 += b7
-            let acc = (a0, a1, a2, a3, a4, a5, a6, a7)
-            withUnsafeBytes(of: acc) { accBytes in
-                for t in 0..<n {
-                    var s = QuantMath.sum(accBytes.load(fromByteOffset: t * 32, as: SIMD8<Float>.self))
-                    if D.hasMin, let xs = job.xsum {
-                        s += QuantMath.dot(UnsafePointer(mins), xs + t * nb, nb)
-                    }
-                    job.y[t * job.yStride + r] = s
-                }
-            }
+            QuantMath.storeRow(
+                (a0, a1, a2, a3, a4, a5, a6, a7), tokens: n, row: r, offsets: D.hasMin ? UnsafePointer(mins) : nil,
+                xsum: job.xsum, nb: nb, y: job.y, yStride: job.yStride)
         }
     }
 }
@@ -253,6 +238,23 @@ enum QuantMath {
     /// stay on one thread.
     @inline(__always)
     static func rowGrain(rowBytes: Int) -> Int { max(1, 24_576 / max(1, rowBytes)) }
+
+    /// Writes row `r` of the first `tokens` outputs, `y[t·yStride + r]`: the lanes of
+    /// accumulator `t` summed, plus `Σ_b offsets[b]·xsum[t·nb + b]` when the blocks carry offsets.
+    @inline(__always)
+    static func storeRow(
+        _ acc: (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>),
+        tokens: Int, row r: Int, offsets: UnsafePointer<Float>?, xsum: UnsafePointer<Float>?, nb: Int,
+        y: UnsafeMutablePointer<Float>, yStride: Int
+    ) {
+        withUnsafeBytes(of: acc) { accBytes in
+            for t in 0..<tokens {
+                var s = sum(accBytes.load(fromByteOffset: t * 32, as: SIMD8<Float>.self))
+                if let offsets, let xsum { s += dot(offsets, xsum + t * nb, nb) }
+                y[t * yStride + r] = s
+            }
+        }
+    }
 
     /// Largest lane.
     @inline(__always)

@@ -158,12 +158,20 @@ func q8UnsignedDot(_ w: SIMD32<UInt8>, _ x: UnsafeRawPointer) -> SIMD8<Int32> {
     // Products ≤ 15·127 (or 128·127): no pair reaches Int16's saturation.
     return multiplyAddPairs(multiplyAddPairs(w, x.loadUnaligned(as: SIMD32<Int8>.self)), SIMD16<Int16>(repeating: 1))
     #else
+    return q8PortableDot(w, x)
+    #endif
+}
+
+#if !arch(x86_64)
+/// `Σ_i w_i · x_i` over one block, exact, for targets without the x86 instructions.
+@inline(__always)
+func q8PortableDot<S: FixedWidthInteger & SIMDScalar>(_ w: SIMD32<S>, _ x: UnsafeRawPointer) -> SIMD8<Int32> {
     var acc = SIMD8<Int32>()
     let xb = x.assumingMemoryBound(to: Int8.self)
     for i in 0..<32 { acc[i & 7] &+= Int32(w[i]) &* Int32(xb[i]) }
     return acc
-    #endif
 }
+#endif
 
 enum Q8WeightsQ4_1: Q8Weights {
     static var blockBytes: Int { 20 }
@@ -199,10 +207,7 @@ enum Q8WeightsQ8_0: Q8Weights {
         let signed = applyingSign(x.loadUnaligned(as: SIMD32<Int8>.self), of: w)
         return multiplyAddPairs(multiplyAddPairs(magnitude, signed), SIMD16<Int16>(repeating: 1))
         #else
-        var acc = SIMD8<Int32>()
-        let xb = x.assumingMemoryBound(to: Int8.self)
-        for i in 0..<32 { acc[i & 7] &+= Int32(w[i]) &* Int32(xb[i]) }
-        return acc
+        return q8PortableDot(w, x)
         #endif
     }
 }
@@ -262,14 +267,9 @@ enum Q8Kernel {
                 xb += step * 32
                 b += step
             }
-            let acc = (a0, a1, a2, a3, a4, a5, a6, a7)
-            withUnsafeBytes(of: acc) { accBytes in
-                for t in 0..<n {
-                    var v = QuantMath.sum(accBytes.load(fromByteOffset: t * 32, as: SIMD8<Float>.self))
-                    if W.hasMin { v += QuantMath.dot(UnsafePointer(mins), job.xs + t * nb, nb) }
-                    job.y[t * job.yStride + r] = v
-                }
-            }
+            QuantMath.storeRow(
+                (a0, a1, a2, a3, a4, a5, a6, a7), tokens: n, row: r, offsets: W.hasMin ? UnsafePointer(mins) : nil,
+                xsum: job.xs, nb: nb, y: job.y, yStride: job.yStride)
         }
     }
 }
