@@ -79,9 +79,43 @@ public struct MemoryDecoder: Sendable {
 
         /// The answer once the loop has run `decoded`.
         public func result(_ decoded: Decoded) -> AnswerResult {
-            AnswerResult(ids: decoded.tokens, prefillSeconds: prefillSeconds, decodeSeconds: decoded.seconds,
-                         promptTokens: promptTokens, finish: decoded.finish)
+            // A state that read its prompt in the loop (`startReading`) timed the prefill there.
+            let inLoop = decoded.prefillSeconds ?? 0
+            return AnswerResult(ids: decoded.tokens, prefillSeconds: prefillSeconds + inLoop,
+                                decodeSeconds: max(0, decoded.seconds - inLoop), promptTokens: promptTokens, finish: decoded.finish)
         }
+    }
+
+    /// `start` without the prefill: checks `memory` and `tokens`, puts the memory's keys and
+    /// values in a new cache, and returns a state that reads the rest of the prompt (`[LM]` and
+    /// `tokens`, or ICAE's embeddings and `tokens`) in the decode loop, chunk by chunk beside
+    /// other sequences (`DecodeState(prompt:…)`): how the server batches new requests with
+    /// those decoding. Its answer is the same whatever else is in the loop; it can differ from
+    /// `start`'s in the last bits of the logits (row-by-row products instead of one GEMM).
+    public func startReading(
+        memory: CompressedMemory?, tokens: [Int32], maxTokens: Int, stopTokens: Set<Int32>, sampler: Sampler = .greedy,
+        file: String = "memory", tokensName: String = "tokens"
+    ) throws -> Started {
+        let c = model.config
+        if let memory { try check(memory, file: file) }
+        if let bad = tokens.first(where: { $0 < 0 || Int($0) >= c.vocabSize }) {
+            throw CompressionError.invalidOption(option: tokensName, detail: "token id \(bad) outside the vocabulary")
+        }
+        let t0 = Date()
+        let cache = model.makeCache(capacity: (memory?.carriers ?? 0) + tokens.count + maxTokens + 2)
+        var embeddings = [Float](), positions: [Int32]? = nil
+        if let memory {
+            let input = try prompt(memory: memory, tokens: tokens, cache: cache)
+            embeddings = input.embeddings
+            positions = input.positions
+        } else {
+            embeddings = model.embed(tokens)
+        }
+        guard !embeddings.isEmpty else { throw CompressionError.emptyInput(what: tokensName) }
+        let state = try DecodeState(prompt: embeddings, positions: positions, hidden: c.hiddenSize, cache: cache,
+                                    maxTokens: maxTokens, sampler: sampler, stopTokens: stopTokens)
+        return Started(state: state, promptTokens: embeddings.count / c.hiddenSize,
+                       prefillSeconds: Date().timeIntervalSince(t0))
     }
 
     /// `generate` up to the decode loop: checks `memory` and `tokens`, and reads them.
@@ -122,6 +156,14 @@ public struct MemoryDecoder: Sendable {
     /// position's logits and the number of positions read after the KV prefix. The memory's
     /// model and shape must have been checked (`generate` does).
     public func prefill(memory: CompressedMemory, tokens: [Int32], cache: KVCache) throws -> (logits: [Float], promptTokens: Int) {
+        let input = try prompt(memory: memory, tokens: tokens, cache: cache)
+        let logits = try model.forward(embeddings: input.embeddings, positions: input.positions, cache: cache, logits: .last)
+        return (logits, input.positions.count)
+    }
+
+    /// What `prefill` reads after putting `memory`'s keys and values (if any) in `cache`: the
+    /// input rows (ICAE's memory embeddings, `[LM]`, then `tokens`) and their positions.
+    func prompt(memory: CompressedMemory, tokens: [Int32], cache: KVCache) throws -> (embeddings: [Float], positions: [Int32]) {
         var x: [Float] = []
         var positions: [Int32] = []
         if memory.method.usesKV {
@@ -134,8 +176,7 @@ public struct MemoryDecoder: Sendable {
         if let lm = memory.lmToken { x.append(contentsOf: lm); positions.append(p); p += 1 }
         x.append(contentsOf: model.embed(tokens))
         positions.append(contentsOf: (0..<tokens.count).map { p + Int32($0) })
-        let logits = try model.forward(embeddings: x, positions: positions, cache: cache, logits: .last)
-        return (logits, positions.count)
+        return (x, positions)
     }
 
     /// Greedy answer from the whole context read as plain text by the base model (the

@@ -74,10 +74,11 @@ final class Engine: @unchecked Sendable {
         return try ingestor.add(text: text, betweenChunks: betweenChunks)
     }
 
-    /// Greedy answer to `question` from memory `id`, read up to its first token: the worker
-    /// decodes it with the other generations in flight (`ModelWorker.generate`). `onStart`
-    /// runs once the request is checked and read, `onToken` with each piece of text (false:
-    /// stop, the client has gone).
+    /// Greedy answer to `question` from memory `id`, checked and set up with its memory in a
+    /// cache: the worker reads the question and decodes the answer together with the other
+    /// generations in flight (`ModelWorker.generate`, `MemoryDecoder.startReading`). `onStart`
+    /// runs once the request is checked, `onToken` with each piece of text (false: stop, the
+    /// client has gone).
     func startAnswer(id: MemoryID, question: String, maxTokens: Int, onStart: () -> Void = {},
                      onToken: ((String) -> Bool)? = nil) throws -> GenerationJob<Generation> {
         guard !question.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
@@ -87,7 +88,7 @@ final class Engine: @unchecked Sendable {
         let q = prompt.question(question)
         try checkLength(memory.carriers + q.count + maxTokens + 2, field: "question")
         let t0 = Date()
-        let started = try decoder.start(memory: memory, tokens: q, maxTokens: maxTokens, stopTokens: stopTokens,
+        let started = try decoder.startReading(memory: memory, tokens: q, maxTokens: maxTokens, stopTokens: stopTokens,
                                         file: "memory \(record.id)", tokensName: "question")
         onStart()
         let prompt = self.prompt
@@ -96,7 +97,7 @@ final class Engine: @unchecked Sendable {
 
     /// Chat completion over `messages` (the model's chat template), optionally reading stored
     /// memory `contextID` first, as `MemoryDecoder` does: its KV (or embeddings), `[LM]`, then
-    /// the conversation; read up to the first token, for the worker to decode. Greedy when
+    /// the conversation; set up for the worker to read and decode with the others in flight. Greedy when
     /// `temperature` is nil or 0, else seeded sampling.
     func startChat(messages: [ChatMessage], contextID: MemoryID?, maxTokens: Int, temperature: Float?, topP: Float, seed: UInt64,
                    onStart: () -> Void = {}, onToken: ((String) -> Bool)? = nil) throws -> GenerationJob<Generation> {
@@ -114,7 +115,7 @@ final class Engine: @unchecked Sendable {
         if let m = loadedMemory { try decoder.check(m.memory, file: "memory \(m.record.id)") }
         try checkLength((loadedMemory?.memory.carriers ?? 0) + ids.count + maxTokens + 2, field: "messages")
         let t0 = Date()
-        let started = try decoder.start(
+        let started = try decoder.startReading(
             memory: loadedMemory?.memory, tokens: ids, maxTokens: maxTokens, stopTokens: stopTokens, sampler: sampler,
             file: "memory \(loadedMemory?.record.id ?? "")", tokensName: "messages")
         onStart()

@@ -30,9 +30,10 @@ public struct GenerationJob<T: Sendable> {
 ///
 /// The model, compressors and their working buffers are used only on this thread, so
 /// concurrent requests never race on them. Between decoding steps the thread runs the next
-/// queued job (a compression, or the prefill of a new generation, which then joins the
-/// batch); each step then advances every generation in flight by one token in one pass over
-/// the weights (`LlamaModel.decodeStep`), finished ones leaving. A request's tokens are
+/// queued job (a compression, which steps the decoding between its chunks, or the start of a
+/// new generation, which then joins the batch); each step then advances every generation in
+/// flight by one token and reads the next chunk of the prompts still being read, in one pass
+/// over the weights (`LlamaModel.decodeStep`), finished ones leaving. A request's tokens are
 /// exactly those it gets alone, so greedy answers are the same under any load. A job
 /// submitted while `capacity` jobs are queued, running or decoding fails at once with
 /// `WorkerBusy`.

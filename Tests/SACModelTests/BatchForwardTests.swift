@@ -88,14 +88,113 @@ import Testing
         #expect(two[1].finish == .length && two[1].tokens.count == 7)
     }
 
+    /// Prompts read in the loop (`DecodeState(prompt:)`): in chunks of `promptChunk` rows
+    /// beside a sequence that is decoding; each sequence gets exactly the logits and tokens it
+    /// gets stepped alone, and the prompt's logits are those of a plain prefill up to the order
+    /// of sums.
+    static func checkPromptsInTheLoop(_ model: LlamaModel, prompts: [[Int32]], decoding: [Int32], tolerance: Float) throws {
+        let d = model.config.hiddenSize
+        func reading(_ p: [Int32]) throws -> DecodeState {
+            try DecodeState(prompt: model.embed(p), hidden: d, cache: model.makeCache(), maxTokens: 5, sampler: .greedy, stopTokens: [])
+        }
+        var alone: [DecodeState] = []
+        for p in prompts {
+            var one = [try reading(p)]
+            var steps = 0
+            while one[0].finish == nil { try model.decodeStep(&one); steps += 1 }
+            #expect(steps == (p.count + DecodeState.promptChunk - 1) / DecodeState.promptChunk + 5)
+            alone.append(one[0])
+        }
+        let c = model.makeCache()
+        let first = try model.forward(decoding, cache: c, logits: .last)
+        var states = [DecodeState(logits: first, cache: c, maxTokens: 12, sampler: .greedy, stopTokens: [])]
+        states += try prompts.map(reading)
+        var firstLogits: [Int: [Float]] = [:]
+        while states.contains(where: { $0.finish == nil }) {
+            try model.decodeStep(&states)
+            for i in 1..<states.count where firstLogits[i] == nil && !states[i].isReadingPrompt { firstLogits[i] = states[i].logits }
+        }
+        for (i, p) in prompts.enumerated() {
+            let s = states[i + 1]
+            #expect(s.tokens == alone[i].tokens && s.tokens.count == 5, "\(i)")
+            #expect(s.cache.count == alone[i].cache.count && s.cache.count == p.count + 4)
+            for l in 0..<model.config.numLayers { #expect(s.cache.layer(l) == alone[i].cache.layer(l)) }
+            let plain = try model.forward(p, cache: model.makeCache(), logits: .last)
+            let got = firstLogits[i + 1]!
+            let scale = plain.map(abs).max()!
+            #expect(maxAbsDiff(got[...], plain[...]) <= tolerance * scale, "\(i)")
+            #expect(got.indices.max { got[$0] < got[$1] } == plain.indices.max { plain[$0] < plain[$1] })
+            #expect(s.decoded.prefillSeconds != nil)
+        }
+        #expect(states[0].tokens.count == 12 && states[0].decoded.prefillSeconds == nil)
+    }
+
+    @Test func promptsAreReadInTheLoopOnATinyModel() throws {
+        let model = try LlamaPassTests.tinyModel(tied: true)
+        // 3 rows, 70 rows (chunks 32 + 32 + 6), 40 rows (32 + 8); the tiny vocabulary has 37 ids.
+        let prompts: [[Int32]] = [[1, 5, 9], (0..<70).map { Int32(($0 * 7 + 3) % 37) }, (0..<40).map { Int32(($0 * 13 + 1) % 37) }]
+        try Self.checkPromptsInTheLoop(model, prompts: prompts, decoding: [2, 4, 6], tolerance: 1e-5)
+    }
+
+    /// Each step reads at most `promptRows` rows of prompts (at least one chunk), in order.
+    @Test func promptRowsPerStepAreBounded() throws {
+        let model = try LlamaPassTests.tinyModel(tied: true)
+        let d = model.config.hiddenSize
+        var states = try (0..<3).map { i in
+            try DecodeState(prompt: model.embed((0..<40).map { Int32(($0 + i) % 37) }), hidden: d, cache: model.makeCache(),
+                            maxTokens: 2, sampler: .greedy, stopTokens: [])
+        }
+        try model.decodeStep(&states, promptRows: 64)
+        #expect(states.map(\.cache.count) == [32, 32, 0])
+        try model.decodeStep(&states, promptRows: 64)
+        #expect(states.map(\.cache.count) == [40, 40, 32] && states.map(\.isReadingPrompt) == [false, false, true])
+        try model.decodeStep(&states, promptRows: 64)  // two tokens read, the last 8 prompt rows
+        #expect(states.map(\.cache.count) == [41, 41, 40] && states.map(\.tokens.count) == [1, 1, 0])
+        // A budget below one chunk still reads one chunk a step.
+        var one = try [DecodeState(prompt: model.embed([1, 2, 3]), hidden: d, cache: model.makeCache(), maxTokens: 1,
+                                   sampler: .greedy, stopTokens: [])]
+        try model.decodeStep(&one, promptRows: 0)
+        #expect(!one[0].isReadingPrompt && one[0].cache.count == 3)
+        // Bad prompts are refused.
+        #expect(throws: TensorError.self) {
+            _ = try DecodeState(prompt: [], hidden: d, cache: model.makeCache(), maxTokens: 1, sampler: .greedy, stopTokens: [])
+        }
+        #expect(throws: TensorError.self) {
+            _ = try DecodeState(prompt: [1, 2, 3], hidden: d, cache: model.makeCache(), maxTokens: 1, sampler: .greedy, stopTokens: [])
+        }
+        #expect(throws: TensorError.self) {
+            _ = try DecodeState(prompt: model.embed([1, 2]), positions: [0], hidden: d, cache: model.makeCache(), maxTokens: 1,
+                                sampler: .greedy, stopTokens: [])
+        }
+    }
+
+    /// The real Q4_1 model: a 45-token prompt read in the loop beside a decoding sequence.
+    @Test func promptsAreReadInTheLoopOnTheRealModel() throws {
+        guard let m = try RealModel.get() else { return }
+        let tok = m.tokenizer
+        let long = tok.encode(String(repeating: "The river rises in the mountains and flows to the sea. ", count: 4), addSpecialTokens: false)
+        let prompts = [tok.encode("Water boils at", addSpecialTokens: false), long]
+        #expect(long.count > DecodeState.promptChunk)
+        try Self.checkPromptsInTheLoop(m.model, prompts: prompts, decoding: tok.encode("In 1945 the war", addSpecialTokens: false),
+                                       tolerance: 1e-4)
+    }
+
     @Test func badBatchesAreRefused() throws {
         let model = try LlamaPassTests.tinyModel()
         let c = model.makeCache()
-        #expect(throws: TensorError.self) { _ = try model.forward(batch: []) }
+        #expect(throws: TensorError.self) { _ = try model.forward(batch: [LlamaModel.BatchItem]()) }
         #expect(throws: TensorError.self) { _ = try model.forward(batch: [([], c)]) }
         #expect(throws: TensorError.self) { _ = try model.forward(batch: [([99], c)]) }
         #expect(throws: TensorError.self) { _ = try model.forward(batch: [([1], c), ([2], c)]) }
         #expect(throws: TensorError.self) { _ = try model.forward(batch: [([1], KVCache(layers: 3, kvDim: 16))]) }
+        let d = model.config.hiddenSize
+        #expect(throws: TensorError.self) { _ = try model.forward(batch: [LlamaModel.BatchItem(embeddings: [1, 2, 3], cache: c)]) }
+        #expect(throws: TensorError.self) {
+            _ = try model.forward(batch: [LlamaModel.BatchItem(embeddings: model.embed([1, 2]), positions: [0, 1, 2], cache: c)])
+        }
         #expect(c.count == 0)
+        // Items that ask for no logits get none; positions given are used.
+        let out = try model.forward(batch: [LlamaModel.BatchItem(embeddings: model.embed([1, 2]), positions: [7, 9], cache: c, logits: false)])
+        #expect(out == [[]] && c.count == 2 && c.nextPosition == 10 && d > 0)
     }
 }

@@ -41,6 +41,10 @@ public struct Decoded: Sendable {
     public var steps: Int
     /// Seconds in the loop.
     public var seconds: Double
+    /// For a state made with its prompt still to read (`DecodeState(prompt:…)`): seconds from
+    /// its creation until the prompt was read and the first token could be picked (the time to
+    /// first token, queueing among other prompts included). Nil for a state made from logits.
+    public var prefillSeconds: Double? = nil
 }
 
 extension Tokenizer {
@@ -64,8 +68,13 @@ public struct DecodeState: Sendable {
     public let maxTokens: Int
     public let stopTokens: Set<Int32>
     var sampler: Sampler
-    /// Logits of the last position read.
+    /// Logits of the last position read (empty while `pending` is being read).
     var logits: [Float]
+    /// The prompt still to read, for a state made with `init(prompt:…)`: the decode loop
+    /// reads it `DecodeState.promptChunk` rows a step, beside the other sequences' tokens.
+    var pending: PendingPrompt?
+    /// See `Decoded.prefillSeconds`.
+    public private(set) var prefillSeconds: Double?
     /// Kept tokens so far (no stop token).
     public private(set) var tokens: [Int32] = []
     /// Why the sequence ended; nil while it runs.
@@ -86,8 +95,40 @@ public struct DecodeState: Sendable {
         if maxTokens <= 0 { end(.length) }
     }
 
+    /// A sequence whose prompt is still to be read: input `embeddings` `[rows × hidden]` at
+    /// RoPE `positions` (nil: `cache.nextPosition + 0, 1, …`), after what `cache` already holds
+    /// (such as a compressed memory). The decode loop (`LlamaModel.decodeStep`) reads it in
+    /// chunks of `promptChunk` rows together with the other sequences' tokens, so a new
+    /// request's prefill shares the passes over the weights instead of stopping them. The
+    /// chunks are the same under any load, so the answer is too.
+    /// - Throws: `TensorError.shapeMismatch` for embeddings that are not whole rows of
+    ///   `hidden` (or none) and positions that do not match them.
+    public init(prompt embeddings: [Float], positions: [Int32]? = nil, hidden: Int, cache: KVCache, maxTokens: Int,
+                sampler: Sampler, stopTokens: Set<Int32>) throws {
+        guard hidden > 0, !embeddings.isEmpty, embeddings.count % hidden == 0 else {
+            throw TensorError.shapeMismatch(
+                op: "DecodeState(prompt:)", detail: "\(embeddings.count) embedding floats is not a positive multiple of hidden size \(hidden)")
+        }
+        let rows = embeddings.count / hidden
+        if let positions, positions.count != rows {
+            throw TensorError.shapeMismatch(op: "DecodeState(prompt:)", detail: "\(positions.count) positions for \(rows) rows")
+        }
+        let p = positions ?? (0..<rows).map { cache.nextPosition + Int32($0) }
+        self.init(logits: [], cache: cache, maxTokens: maxTokens, sampler: sampler, stopTokens: stopTokens)
+        pending = PendingPrompt(embeddings: embeddings, positions: p, hidden: hidden)
+    }
+
+    /// Rows of a prompt read in one step of the decode loop: bounds how long one step (and so
+    /// every other sequence's next token) waits on a new request's prefill.
+    public static let promptChunk = 32
+
+    /// Whether the state's prompt is still being read.
+    public var isReadingPrompt: Bool { pending != nil && finish == nil }
+
     /// The result so far.
-    public var decoded: Decoded { Decoded(tokens: tokens, finish: finish ?? .length, steps: steps, seconds: seconds) }
+    public var decoded: Decoded {
+        Decoded(tokens: tokens, finish: finish ?? .length, steps: steps, seconds: seconds, prefillSeconds: prefillSeconds)
+    }
 
     private mutating func end(_ f: FinishReason) {
         finish = f
@@ -112,6 +153,35 @@ public struct DecodeState: Sendable {
         logits = newLogits
         steps += 1
     }
+
+    /// The next chunk of the pending prompt, as a batch item for `forward(batch:)` (logits
+    /// only at the prompt's last row).
+    func promptItem() -> LlamaModel.BatchItem {
+        let p = pending!, d = p.hidden
+        let end = min(p.read + DecodeState.promptChunk, p.positions.count)
+        return LlamaModel.BatchItem(
+            embeddings: Array(p.embeddings[(p.read * d)..<(end * d)]), positions: Array(p.positions[p.read..<end]),
+            cache: cache, logits: end == p.positions.count)
+    }
+
+    /// Records that the chunk of `promptItem()` was read, with its `logits` (used after the last chunk).
+    mutating func readPrompt(_ newLogits: [Float]) {
+        guard var p = pending else { return }
+        p.read = min(p.read + DecodeState.promptChunk, p.positions.count)
+        if p.read < p.positions.count { pending = p; return }
+        pending = nil
+        logits = newLogits
+        prefillSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+    }
+}
+
+/// A prompt that a `DecodeState` has still to read: `embeddings` `[rows × hidden]` at `positions`,
+/// the first `read` rows of them already in the cache.
+struct PendingPrompt: Sendable {
+    let embeddings: [Float]
+    let positions: [Int32]
+    let hidden: Int
+    var read = 0
 }
 
 extension LlamaModel {
@@ -134,20 +204,36 @@ extension LlamaModel {
 
     /// One step of the decode loop for several sequences: each running state picks its next
     /// token (`onToken(index, token)` sees it as it comes), and those that go on read theirs
-    /// together in one `forward(batch:)`, a single pass over the weights. A sequence's tokens
-    /// are exactly those it gets decoded alone. States that had ended are left as they are.
-    public func decodeStep(_ states: inout [DecodeState], onToken: (Int, Int32) -> Bool = { _, _ in true }) throws {
-        var reading: [Int] = []
-        var items: [(ids: [Int32], cache: KVCache)] = []
+    /// together in one `forward(batch:)`, a single pass over the weights. States still reading
+    /// their prompt (`DecodeState(prompt:…)`) read their next chunk of it in the same pass, in
+    /// order, while the chunks read this step number at most `promptRows` rows (at least one
+    /// chunk is read each step, so a prompt never starves). A sequence's tokens are exactly
+    /// those it gets decoded alone. States that had ended are left as they are.
+    public func decodeStep(
+        _ states: inout [DecodeState], promptRows: Int = 2 * DecodeState.promptChunk,
+        onToken: (Int, Int32) -> Bool = { _, _ in true }
+    ) throws {
+        var reading: [Int] = [], prompting: [Bool] = []
+        var items: [BatchItem] = []
+        var promptBudget = promptRows, promptRead = false
         for i in states.indices {
-            if let next = states[i].advance(onToken: { onToken(i, $0) }) {
-                reading.append(i)
-                items.append(([next], states[i].cache))
+            if states[i].isReadingPrompt {
+                let item = states[i].promptItem()
+                let rows = item.positions?.count ?? 0
+                guard !promptRead || rows <= promptBudget else { continue }
+                promptRead = true
+                promptBudget -= rows
+                reading.append(i); prompting.append(true); items.append(item)
+            } else if let next = states[i].advance(onToken: { onToken(i, $0) }) {
+                reading.append(i); prompting.append(false)
+                items.append(BatchItem(embeddings: embed([next]), cache: states[i].cache))
             }
         }
         guard !items.isEmpty else { return }
         let logits = try forward(batch: items)
-        for (j, i) in reading.enumerated() { states[i].read(logits[j]) }
+        for (j, i) in reading.enumerated() {
+            if prompting[j] { states[i].readPrompt(logits[j]) } else { states[i].read(logits[j]) }
+        }
     }
     /// Reads `prompt` through `cache` (which may already hold a prefix, such as a compressed
     /// memory) and generates up to `maxTokens` tokens with `decode`, stopping after any of

@@ -115,24 +115,69 @@ extension LlamaModel {
         return head(h, tokens: T, selection: logits)
     }
 
+    /// One sequence's part of a batched pass (`forward(batch:)`): input rows read through
+    /// its own `cache`.
+    public struct BatchItem {
+        /// Input embeddings `[rows × hidden]` (token embeddings, or learned ones such as `[LM]`).
+        public var embeddings: [Float]
+        /// RoPE positions of the rows; nil: `cache.nextPosition + 0, 1, …`.
+        public var positions: [Int32]?
+        public var cache: KVCache
+        /// Whether to return logits at the item's last row (false for a prompt's chunk that is
+        /// not its last: the head is a fifth of a row's work).
+        public var logits: Bool
+
+        public init(embeddings: [Float], positions: [Int32]? = nil, cache: KVCache, logits: Bool = true) {
+            self.embeddings = embeddings
+            self.positions = positions
+            self.cache = cache
+            self.logits = logits
+        }
+    }
+
     /// One pass over several sequences at once, for continuous batching: item `i` reads its
     /// `ids` through its own `cache` at positions `cache.nextPosition, …` (appending their keys
     /// and values, as `forward` does), and the norms, projections and MLP run over every item's
     /// rows together, one pass over the weights for all. Returns each item's logits at its last
-    /// token. Every product is computed row by row in the way a single decoded token's is
-    /// (`Projection.applyRowwise`), so an item of one token gets exactly the logits and cache
-    /// rows that `forward(ids, cache:)` alone gives it: batching never changes an answer. Meant
-    /// for decoding steps; a long prompt is faster alone (its products go through the GEMM).
+    /// token. See `forward(batch: [BatchItem])`.
     /// - Throws: `TensorError` for an empty batch or input, an id outside the vocabulary, a
     ///   cache of another shape, or one cache given twice.
     public func forward(batch: [(ids: [Int32], cache: KVCache)]) throws -> [[Float]] {
-        let c = config, op = "LlamaModel.forward(batch:)"
+        let c = config
+        for (i, item) in batch.enumerated() {
+            if let bad = item.ids.first(where: { $0 < 0 || Int($0) >= c.vocabSize }) {
+                throw TensorError.invalidArgument(
+                    op: "LlamaModel.forward(batch:)", detail: "item \(i): token id \(bad) outside the vocabulary 0..<\(c.vocabSize)")
+            }
+        }
+        return try forward(batch: batch.map { BatchItem(embeddings: embed($0.ids), cache: $0.cache) })
+    }
+
+    /// One pass over several sequences at once, from input embeddings: item `i` reads its rows
+    /// through its own cache at its positions (appending their keys and values), attending to
+    /// its cached prefix and causally to its own rows, and the norms, projections and MLP run
+    /// over every item's rows together, one pass over the weights for all. Returns, for each
+    /// item, its logits at its last row (`[vocab]`), or `[]` when it asked for none. Every
+    /// product is computed row by row in the way a single decoded token's is
+    /// (`Projection.applyRowwise`) and attention segment by segment, so an item's results do
+    /// not depend on what else is in the batch: batching never changes an answer. An item of
+    /// one token gets exactly what `forward(ids, cache:)` alone gives it.
+    /// - Throws: `TensorError` for an empty batch or item, embeddings that are not whole rows,
+    ///   positions that do not match the rows, a cache of another shape, or one cache given twice.
+    public func forward(batch: [BatchItem]) throws -> [[Float]] {
+        let c = config, op = "LlamaModel.forward(batch:)", d = c.hiddenSize
         guard !batch.isEmpty else { throw TensorError.invalidArgument(op: op, detail: "empty batch") }
         var seen = Set<ObjectIdentifier>()
+        var counts: [Int] = []
         for (i, item) in batch.enumerated() {
-            guard !item.ids.isEmpty else { throw TensorError.invalidArgument(op: op, detail: "item \(i) has no tokens") }
-            if let bad = item.ids.first(where: { $0 < 0 || Int($0) >= c.vocabSize }) {
-                throw TensorError.invalidArgument(op: op, detail: "item \(i): token id \(bad) outside the vocabulary 0..<\(c.vocabSize)")
+            guard !item.embeddings.isEmpty else { throw TensorError.invalidArgument(op: op, detail: "item \(i) has no tokens") }
+            guard item.embeddings.count % d == 0 else {
+                throw TensorError.shapeMismatch(
+                    op: op, detail: "item \(i): \(item.embeddings.count) embedding floats is not a multiple of hidden size \(d)")
+            }
+            let n = item.embeddings.count / d
+            if let p = item.positions, p.count != n {
+                throw TensorError.shapeMismatch(op: op, detail: "item \(i): \(p.count) positions for \(n) rows")
             }
             guard item.cache.layers == c.numLayers, item.cache.kvDim == c.kvDim else {
                 throw TensorError.shapeMismatch(
@@ -141,26 +186,29 @@ extension LlamaModel {
             guard seen.insert(ObjectIdentifier(item.cache)).inserted else {
                 throw TensorError.invalidArgument(op: op, detail: "item \(i): a cache appears twice in the batch")
             }
+            counts.append(n)
         }
-        let d = c.hiddenSize
-        let ids = batch.flatMap(\.ids), T = ids.count
+        let T = counts.reduce(0, +)
         var positions: [Int32] = []
         var starts: [Int] = []
-        for item in batch {
+        positions.reserveCapacity(T)
+        for (i, item) in batch.enumerated() {
             starts.append(positions.count)
-            positions += (0..<item.ids.count).map { item.cache.nextPosition + Int32($0) }
-            item.cache.reserve(item.cache.count + item.ids.count)
+            positions += item.positions ?? (0..<counts[i]).map { item.cache.nextPosition + Int32($0) }
+            item.cache.reserve(item.cache.count + counts[i])
         }
         let x = FloatBuffer(T * d), tmp = FloatBuffer(T * d)
         let scratch = FloatBuffer(1)
         let buffers = LayerActivations()
-        embed(ids).withUnsafeBufferPointer { x.pointer.update(from: $0.baseAddress!, count: T * d) }
+        for (i, item) in batch.enumerated() {
+            item.embeddings.withUnsafeBufferPointer { (x.pointer + starts[i] * d).update(from: $0.baseAddress!, count: counts[i] * d) }
+        }
         positions.withUnsafeBufferPointer { pp in
             for l in 0..<c.numLayers {
                 let segments = batch.enumerated().map { i, item in
                     let (k, v) = item.cache.storage(layer: l), P = item.cache.count
                     return LayerSegment(
-                        rows: starts[i]..<(starts[i] + item.ids.count), positions: pp.baseAddress! + starts[i],
+                        rows: starts[i]..<(starts[i] + counts[i]), positions: pp.baseAddress! + starts[i],
                         kv: LayerKV(keys: k, values: v, prefix: P), mask: .causal(prefix: P))
                 }
                 layerForward(l, x: x.pointer, tokens: T, segments: segments, lora: nil, into: buffers, tmp: tmp,
@@ -168,15 +216,17 @@ extension LlamaModel {
             }
         }
         for (i, item) in batch.enumerated() {
-            item.cache.commit(item.ids.count)
-            item.cache.nextPosition = positions[starts[i] + item.ids.count - 1] + 1
+            item.cache.commit(counts[i])
+            item.cache.nextPosition = positions[starts[i] + counts[i] - 1] + 1
         }
-        // The final norm and the head at each item's last row.
-        let B = batch.count, V = c.vocabSize
+        // The final norm and the head at the last row of each item that wants logits.
+        let wanted = batch.indices.filter { batch[$0].logits }
+        let B = wanted.count, V = c.vocabSize
+        guard B > 0 else { return batch.map { _ in [] } }
         var last = [Float](repeating: 0, count: B * d)
         last.withUnsafeMutableBufferPointer { lb in
-            for (i, item) in batch.enumerated() {
-                (lb.baseAddress! + i * d).update(from: x.pointer + (starts[i] + item.ids.count - 1) * d, count: d)
+            for (j, i) in wanted.enumerated() {
+                (lb.baseAddress! + j * d).update(from: x.pointer + (starts[i] + counts[i] - 1) * d, count: d)
             }
         }
         var h = [Float](repeating: 0, count: B * d)
@@ -193,7 +243,9 @@ extension LlamaModel {
                 lmHead.applyRowwise(hb.baseAddress!, tokens: B, ob.baseAddress!)
             }
         }
-        return (0..<B).map { Array(out[($0 * V)..<(($0 + 1) * V)]) }
+        var result = batch.map { _ in [Float]() }
+        for (j, i) in wanted.enumerated() { result[i] = Array(out[(j * V)..<((j + 1) * V)]) }
+        return result
     }
 
     /// Logits from final-normed hidden states `h` [tokens × hidden].
