@@ -17,7 +17,7 @@ Checks, each printed as PASS/FAIL (exit status 1 if any fails):
     growth per 1,000 requests;
   * `sac store verify` passes on the store after the server stops.
 
-Usage: python3 scripts/load_serve.py [--requests 10000] [--clients 64] [--queue-size 16]
+Usage: python3 scripts/load_serve.py [--requests 10000] [--clients 64] [--queue-size 16] [--backoff 0.5]
 Standard library only; needs a release build (`swift build -c release`, or --sac PATH).
 """
 import argparse, http.client, json, os, random, subprocess, sys, tempfile, threading, time, urllib.parse
@@ -45,7 +45,10 @@ class Client:
         """Returns (status, headers, events or parsed body, completed)."""
         conn = http.client.HTTPConnection(self.host, self.port, timeout=600)
         try:
-            conn.request("POST", path, body=json.dumps(body), headers={"Content-Type": "application/json"})
+            # Connection: close, so that a stream's end is the end of the socket (a kept-alive
+            # connection would leave the raw read below waiting for the next response).
+            conn.request("POST", path, body=json.dumps(body),
+                         headers={"Content-Type": "application/json", "Connection": "close"})
             r = conn.getresponse()
             headers = {k.lower(): v for k, v in r.getheaders()}
             if r.status != 200 and r.status != 201 or not stream:
@@ -65,6 +68,8 @@ class Client:
                     events.append(line[6:].decode())
                     if hang_up:
                         return r.status, headers, events, False  # close mid-stream
+                    if events[-1] == "[DONE]" or '"done":true' in events[-1]:
+                        break  # the final event (answers: done, chat: [DONE])
             return r.status, headers, events, True
         finally:
             conn.close()
@@ -89,6 +94,9 @@ def main():
     ap.add_argument("--chat", type=float, default=0.15)
     ap.add_argument("--disconnect", type=float, default=0.15)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--backoff", type=float, default=0.5,
+                    help="after a 503, a client waits a random 0…BACKOFF seconds before its next request "
+                         "(0: retry at once, which turns most requests into 503s)")
     ap.add_argument("--sac", default=SAC)
     ap.add_argument("--json", help="also write the results here")
     args = ap.parse_args()
@@ -164,6 +172,8 @@ def main():
                     with lock:
                         problems.append(f"request {i}: {type(e).__name__}: {e}")
                     continue
+                if status == 503 and args.backoff > 0:
+                    time.sleep(rng.uniform(0, args.backoff))
                 key = f"{kind} {status}" + (" (hung up)" if not done else "")
                 with lock:
                     counts[key] = counts.get(key, 0) + 1
@@ -187,8 +197,10 @@ def main():
         alive = server.poll() is None
         health = client.get("/health")[0] if alive else None
 
-        print(f"\n{args.requests} requests from {args.clients} clients in {wall:.0f} s ({args.requests / wall:.1f}/s), "
-              f"queue bound {args.queue_size}, max_tokens {args.max_tokens}")
+        served = sum(n for k, n in counts.items() if " 20" in k)
+        print(f"\n{args.requests} requests from {args.clients} clients in {wall:.0f} s ({args.requests / wall:.1f}/s; "
+              f"{served} served, {served / wall:.1f}/s), queue bound {args.queue_size}, max_tokens {args.max_tokens}, "
+              f"backoff after a 503 up to {args.backoff} s")
         print("\n| request | status | count |\n|---|---|---:|")
         for key in sorted(counts):
             kind, rest = key.split(" ", 1)

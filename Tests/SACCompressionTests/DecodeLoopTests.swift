@@ -56,6 +56,25 @@ import Testing
         // A stop token is never generated, even as the very first pick.
         let first = try decoder.answer(memory: mem, question: q, maxTokens: 10, stopTokens: [freeMem.ids[0]])
         #expect(first.ids.isEmpty && first.finish == .stop)
+
+        // startReading (the server's path): a short prompt is read in the loop, a long one at
+        // once; both give the greedy answer of `start` (the tiny model has no near ties).
+        func run(_ s: MemoryDecoder.Started) throws -> [Int32] {
+            var states = [s.state]
+            while states[0].finish == nil { try model.decodeStep(&states) }
+            return s.result(states[0].decoded).ids
+        }
+        let short = try decoder.startReading(memory: mem, tokens: q, maxTokens: 10, stopTokens: memStops)
+        #expect(short.state.isReadingPrompt && short.promptTokens == q.count + 1)
+        #expect(try run(short) == memExpected)
+        let longPrompt = Tiny.ids(MemoryDecoder.loopPromptLimit + 5, seed: 7)
+        let long = try decoder.startReading(memory: nil, tokens: longPrompt, maxTokens: 6, stopTokens: [])
+        #expect(!long.state.isReadingPrompt)
+        let eager = try decoder.generate(memory: nil, tokens: longPrompt, maxTokens: 6, stopTokens: [])
+        #expect(try run(long) == eager.ids)
+        #expect(throws: CompressionError.self) {
+            _ = try decoder.startReading(memory: nil, tokens: [], maxTokens: 4, stopTokens: [])
+        }
     }
 
     @Test func lengthAndCancelEndTheLoop() throws {
