@@ -105,38 +105,25 @@ public struct MemoryDecoder: Sendable {
         memory: CompressedMemory?, tokens: [Int32], maxTokens: Int, stopTokens: Set<Int32>, sampler: Sampler = .greedy,
         file: String = "memory", tokensName: String = "tokens"
     ) throws -> Started {
-        let c = model.config
-        if let memory { try check(memory, file: file) }
-        if let bad = tokens.first(where: { $0 < 0 || Int($0) >= c.vocabSize }) {
-            throw CompressionError.invalidOption(option: tokensName, detail: "token id \(bad) outside the vocabulary")
-        }
-        let t0 = Date()
-        let cache = model.makeCache(capacity: (memory?.carriers ?? 0) + tokens.count + maxTokens + 2)
-        var embeddings = [Float](), positions: [Int32]? = nil
-        if let memory {
-            let input = try prompt(memory: memory, tokens: tokens, cache: cache)
-            embeddings = input.embeddings
-            positions = input.positions
-        } else {
-            embeddings = model.embed(tokens)
-        }
-        guard !embeddings.isEmpty else { throw CompressionError.emptyInput(what: tokensName) }
-        let state: DecodeState
-        if embeddings.count / c.hiddenSize > MemoryDecoder.loopPromptLimit {
-            let logits = try model.forward(embeddings: embeddings, positions: positions, cache: cache, logits: .last)
-            state = DecodeState(logits: logits, cache: cache, maxTokens: maxTokens, sampler: sampler, stopTokens: stopTokens)
-        } else {
-            state = try DecodeState(prompt: embeddings, positions: positions, hidden: c.hiddenSize, cache: cache,
-                                    maxTokens: maxTokens, sampler: sampler, stopTokens: stopTokens)
-        }
-        return Started(state: state, promptTokens: embeddings.count / c.hiddenSize,
-                       prefillSeconds: Date().timeIntervalSince(t0))
+        try begin(memory: memory, tokens: tokens, maxTokens: maxTokens, stopTokens: stopTokens, sampler: sampler, file: file,
+                  tokensName: tokensName) { $0 <= MemoryDecoder.loopPromptLimit }
     }
 
     /// `generate` up to the decode loop: checks `memory` and `tokens`, and reads them.
     public func start(
         memory: CompressedMemory?, tokens: [Int32], maxTokens: Int, stopTokens: Set<Int32>, sampler: Sampler = .greedy,
         file: String = "memory", tokensName: String = "tokens"
+    ) throws -> Started {
+        try begin(memory: memory, tokens: tokens, maxTokens: maxTokens, stopTokens: stopTokens, sampler: sampler, file: file,
+                  tokensName: tokensName) { _ in false }
+    }
+
+    /// What `start` and `startReading` share: checks `memory` and `tokens`, puts the memory's
+    /// keys and values in a new cache, and either leaves the prompt's rows to the decode loop
+    /// (when `inLoop(rows)`) or reads them at once.
+    private func begin(
+        memory: CompressedMemory?, tokens: [Int32], maxTokens: Int, stopTokens: Set<Int32>, sampler: Sampler,
+        file: String, tokensName: String, inLoop: (Int) -> Bool
     ) throws -> Started {
         let c = model.config
         if let memory { try check(memory, file: file) }
@@ -145,11 +132,20 @@ public struct MemoryDecoder: Sendable {
         }
         let t0 = Date()
         let cache = model.makeCache(capacity: (memory?.carriers ?? 0) + tokens.count + maxTokens + 2)
-        let prefilled = try memory.map { try prefill(memory: $0, tokens: tokens, cache: cache) }
-        let logits = try prefilled?.logits ?? model.forward(tokens, cache: cache, logits: .last)
-        let state = DecodeState(logits: logits, cache: cache, maxTokens: maxTokens, sampler: sampler, stopTokens: stopTokens)
-        return Started(state: state, promptTokens: prefilled?.promptTokens ?? tokens.count,
-                       prefillSeconds: Date().timeIntervalSince(t0))
+        let input = try memory.map { try prompt(memory: $0, tokens: tokens, cache: cache) }
+        let rows = input?.positions.count ?? tokens.count
+        let state: DecodeState
+        if inLoop(rows) {
+            let embeddings = input?.embeddings ?? model.embed(tokens)
+            guard !embeddings.isEmpty else { throw CompressionError.emptyInput(what: tokensName) }
+            state = try DecodeState(prompt: embeddings, positions: input?.positions, hidden: c.hiddenSize, cache: cache,
+                                    maxTokens: maxTokens, sampler: sampler, stopTokens: stopTokens)
+        } else {
+            let logits = try input.map { try model.forward(embeddings: $0.embeddings, positions: $0.positions, cache: cache, logits: .last) }
+                ?? model.forward(tokens, cache: cache, logits: .last)
+            state = DecodeState(logits: logits, cache: cache, maxTokens: maxTokens, sampler: sampler, stopTokens: stopTokens)
+        }
+        return Started(state: state, promptTokens: rows, prefillSeconds: Date().timeIntervalSince(t0))
     }
 
     /// Throws unless `memory` is from this decoder's model and has its shape.
