@@ -13,7 +13,8 @@ wins (the earlier ones were discarded work).
 A run of several phases (LM pre-training, then QA fine-tuning from it with --init) is given as
 NAME=PATH1@BATCH1+PATH2@BATCH2: the phases are joined end to end, updates and training time of
 each following on from the previous one's (@BATCH: examples per update of that phase; default
---batch).
+--batch). A phase may end early: PATH@BATCH^LAST keeps its updates up to LAST only (a branch
+that started from that update of the run, e.g. a decay branch, is then the next phase).
 
 Run: python3 scripts/plot_training.py --out docs/plots/ab.png A=runs/a/train_log.jsonl B=...
 """
@@ -48,6 +49,7 @@ def main():
     ap.add_argument("--out", help="PNG to write")
     ap.add_argument("--batch", type=int, default=8, help="examples per update, for the examples column")
     ap.add_argument("--at-minutes", type=float, help="also report F1 at the last validation within this much training")
+    ap.add_argument("--loss", action="store_true", help="add a third panel: the validation loss against updates")
     ap.add_argument("--title", default="Validation SQuAD F1 (held-out SQuAD-train contexts, greedy)")
     a = ap.parse_args()
     runs = []
@@ -57,10 +59,15 @@ def main():
         name, paths = spec.split("=", 1)
         rows, step0, seconds0, examples = [], 0, 0.0, 0
         for part in paths.split("+"):
+            part, _, last = part.partition("^")
             path, _, b = part.partition("@")
             if not os.path.exists(path):
                 sys.exit(f"{path}: no such log")
             phase = load(path)
+            if last:
+                if not last.isdigit():
+                    sys.exit(f"{spec}: expected ^LAST to be an update number, got ^{last}")
+                phase = [r for r in phase if r["step"] <= int(last)]
             for r in phase:
                 r = dict(r)
                 r["examples"] = examples + r["step"] * (int(b) if b else a.batch)
@@ -101,17 +108,32 @@ def main():
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
-        fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
-        for name, rows in runs:
+        if a.loss:
+            fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(16, 4.2))
+        else:
+            fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
+        # Later runs are often branches drawn over an earlier run's first phases: thinner and
+        # dashed, so that the run below stays visible.
+        for i, (name, rows) in enumerate(runs):
             v = [r for r in rows if r.get("validF1") is not None]
             if not v:
                 continue
-            ax1.plot([r["step"] for r in v], [r["validF1"] for r in v], marker="o", ms=3, label=name)
-            ax2.plot([r["trainSeconds"] / 3600 for r in v], [r["validF1"] for r in v], marker="o", ms=3, label=name)
+            style = dict(marker="o", ms=3, label=name, lw=2.2 - 0.5 * min(i, 2), ls="-" if i == 0 else "--")
+            ax1.plot([r["step"] for r in v], [r["validF1"] for r in v], **style)
+            ax2.plot([r["trainSeconds"] / 3600 for r in v], [r["validF1"] for r in v], **style)
+            if a.loss:
+                lv = [r for r in rows if r.get("validLoss") is not None]
+                ax3.plot([r["step"] for r in lv], [r["validLoss"] for r in lv], **style)
         ax1.set_xlabel("updates")
         ax2.set_xlabel("hours of training (validation excluded)")
         for ax in (ax1, ax2):
             ax.set_ylabel("validation SQuAD F1")
+        axes = (ax1, ax2)
+        if a.loss:
+            ax3.set_xlabel("updates")
+            ax3.set_ylabel("validation loss (answer cross-entropy)")
+            axes = (ax1, ax2, ax3)
+        for ax in axes:
             ax.grid(alpha=0.3)
             ax.legend(fontsize=8)
         fig.suptitle(a.title, fontsize=10)

@@ -1,0 +1,347 @@
+#!/usr/bin/env python3
+"""The reproduction's tables and plots (issue 23), generated from the arms' reports and logs.
+
+Reads training/repro/results/ (what training/repro/*.sh write):
+  NAME.json, NAME.train_log.jsonl [, NAME.pre_log.jsonl]   QA arms: `sac eval` on the first 300
+                                                            questions of SQuAD-dev and DROP
+  qmsum-NAME.json [, qmsum-NAME.train_log.jsonl]            summarization arms (QMSum test)
+  kv-NAME.json                                              `sac kv-similarity --json`
+and writes
+  the part of docs/reproduction.md between the lines `<!-- repro:begin -->` and
+  `<!-- repro:end -->` (the text around them is kept; the markers are appended if missing),
+  docs/plots/repro-ratio.png    score against ratio per method, ours beside the paper's
+  docs/plots/repro-curves.png   validation F1 against training minutes per arm
+  docs/plots/repro-kv.png       per-layer cosine similarity of memory K/V to the context's
+An arm without a report is listed as "not run"; nothing is typed in by hand.
+
+Run: python3 scripts/repro_report.py [--results DIR] [--doc FILE] [--plots DIR]
+"""
+import argparse
+import json
+import os
+import sys
+
+# SPEC §8 (the paper, Llama-3.2-1B, in-domain MRQA average, ROUGE-1 F / EM).
+PAPER_TABLE1 = {
+    ("icae", 5): (47.53, 33.82), ("500x", 5): (55.26, 40.14), ("epl", 5): (62.90, 46.33), ("sac", 5): (63.63, 46.95),
+    ("icae", 15): (44.50, 31.28), ("500x", 15): (49.35, 34.98), ("epl", 15): (51.52, 36.65), ("sac", 15): (54.95, 39.67),
+    ("icae", 51): (40.39, 27.99), ("500x", 51): (43.19, 30.26), ("epl", 51): (43.22, 30.26), ("sac", 51): (46.37, 33.08),
+}
+# (arm, method label, method key, ratio): Table 1.
+METHODS = [
+    ("full", "`full` (LoRA, no compression; reference)", "full", 1),
+    ("tokens5", "`tokens` 5x (anchor tokens as text; reference)", "tokens", 5),
+    ("icae5", "ICAE 5x", "icae", 5),
+    ("500x5", "500xCompressor 5x", "500x", 5),
+    ("epl5", "EPL 5x", "epl", 5),
+    ("sac5", "SAC 5x", "sac", 5),
+    ("tokens15", "`tokens` 15x (reference)", "tokens", 15),
+    ("epl15", "EPL 15x", "epl", 15),
+    ("sac15", "SAC 15x", "sac", 15),
+]
+# (arm, label, the paper's in-domain ROUGE-1 F at 5x or None): Table 4. The paper's SAC is
+# pre-trained with LM before QA fine-tuning; `sac5` here is QA fine-tuning alone (the campaign's
+# recipe), `sac5-lm` the paper's two phases.
+ABLATIONS = [
+    ("sac5", "SAC 5x (QA fine-tuning only)", None),
+    ("sac5-lm", "SAC 5x, LM pre-training then QA (the paper's SAC)", 63.63),
+    ("sac5-aelm", "SAC 5x, AE+LM pre-training then QA", 62.04),
+    ("sac5-causal", "without the bidirectional mask (causal)", 60.26),
+    ("sac5-noemb", "without the anchor embedding", 61.27),
+    ("sac5-shared", "one shared anchor embedding (not per slot)", None),
+    ("sac5-random", "random anchors", 59.54),
+]
+# (arm, label, the paper's QMSum ROUGE-1 F at 15x with 32K inputs or None): Table 8.
+SUMMARIES = [
+    ("frozen", "frozen model reading the cut transcript", None),
+    ("epl15", "EPL 15x", 14.82),
+    ("sac15", "SAC 15x", 14.95),
+]
+BEGIN, END = "<!-- repro:begin -->", "<!-- repro:end -->"
+
+
+def read_json(path):
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return json.load(f)
+
+
+def read_log(path):
+    """Rows of a train_log.jsonl, the last line of each update winning (resumed runs)."""
+    if not os.path.exists(path):
+        return []
+    by_step = {}
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if line:
+                try:
+                    r = json.loads(line)
+                except json.JSONDecodeError:
+                    continue
+                by_step[r["step"]] = r
+    return [by_step[k] for k in sorted(by_step)]
+
+
+def dataset(report, name):
+    for d in (report or {}).get("datasets", []):
+        if d["name"] == name:
+            return d
+    return None
+
+
+def pair(a, b):
+    return "–" if a is None or b is None else f"{a:.2f} / {b:.2f}"
+
+
+def budget(results, arm, prefix=""):
+    """Updates and training minutes of an arm (pre-training phase included, as `pre + qa`)."""
+    qa = read_log(os.path.join(results, f"{prefix}{arm}.train_log.jsonl"))
+    pre = read_log(os.path.join(results, f"{prefix}{arm}.pre_log.jsonl"))
+    if not qa:
+        return "–", "–", 0.0
+    minutes = qa[-1].get("trainSeconds", 0) / 60
+    updates = str(qa[-1]["step"])
+    if pre:
+        pm = pre[-1].get("trainSeconds", 0) / 60
+        updates = f"{pre[-1]['step']} + {updates}"
+        return updates, f"{pm:.0f} + {minutes:.0f}", pm + minutes
+    return updates, f"{minutes:.0f}", minutes
+
+
+def methods_table(results, out):
+    out.append("| method | achieved ratio (SQuAD-dev / DROP) | SQuAD-dev ROUGE-1 F / EM | DROP ROUGE-1 F / EM "
+               "| SQuAD-dev SQuAD F1 / EM | DROP SQuAD F1 / EM | updates | training min | paper (ROUGE-1 F / EM) |")
+    out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    scores = {}
+    for arm, label, key, ratio in METHODS:
+        rep = read_json(os.path.join(results, f"{arm}.json"))
+        paper = PAPER_TABLE1.get((key, ratio))
+        paper_cell = pair(*paper) if paper else "–"
+        if rep is None:
+            out.append(f"| {label} | not run | | | | | | | {paper_cell} |")
+            continue
+        sq, dr = dataset(rep, "SQuAD-dev"), dataset(rep, "DROP")
+        updates, minutes, _ = budget(results, arm)
+        out.append("| " + " | ".join([
+            label,
+            f"{sq['ratio']:.2f} / {dr['ratio']:.2f}" if sq and dr else "–",
+            pair(sq and sq["rouge1_f"], sq and sq["em"]), pair(dr and dr["rouge1_f"], dr and dr["em"]),
+            pair(sq and sq["squad_f1"], sq and sq["squad_em"]), pair(dr and dr["squad_f1"], dr and dr["squad_em"]),
+            updates, minutes, paper_cell]) + " |")
+        if sq:
+            scores[(key, ratio)] = sq["rouge1_f"]
+    return scores
+
+
+def ordering(scores, ratio, out):
+    """Says whether our order of the compressors at `ratio` is the paper's."""
+    keys = [k for k in ("sac", "epl", "500x", "icae") if (k, ratio) in scores and (k, ratio) in PAPER_TABLE1]
+    if len(keys) < 2:
+        return
+    ours = sorted(keys, key=lambda k: -scores[(k, ratio)])
+    paper = sorted(keys, key=lambda k: -PAPER_TABLE1[(k, ratio)][0])
+    names = {"sac": "SAC", "epl": "EPL", "500x": "500x", "icae": "ICAE"}
+    o = " > ".join(f"{names[k]} ({scores[(k, ratio)]:.2f})" for k in ours)
+    p = " > ".join(names[k] for k in paper)
+    verdict = "the same as the paper's" if ours == paper else f"not the paper's ({p})"
+    out.append(f"\nAt {ratio}x, by SQuAD-dev ROUGE-1 F: {o}: {verdict}.")
+
+
+def ablations_table(results, out):
+    out.append("| arm | SQuAD-dev ROUGE-1 F / EM | DROP ROUGE-1 F / EM | SQuAD-dev SQuAD F1 / EM "
+               "| updates | training min | paper (in-domain ROUGE-1 F) |")
+    out.append("|---|---:|---:|---:|---:|---:|---:|")
+    scores = {}
+    for arm, label, paper in ABLATIONS:
+        rep = read_json(os.path.join(results, f"{arm}.json"))
+        pc = f"{paper:.2f}" if paper is not None else "–"
+        if rep is None:
+            out.append(f"| {label} | not run | | | | | {pc} |")
+            continue
+        sq, dr = dataset(rep, "SQuAD-dev"), dataset(rep, "DROP")
+        updates, minutes, _ = budget(results, arm)
+        out.append("| " + " | ".join([
+            label, pair(sq and sq["rouge1_f"], sq and sq["em"]), pair(dr and dr["rouge1_f"], dr and dr["em"]),
+            pair(sq and sq["squad_f1"], sq and sq["squad_em"]), updates, minutes, pc]) + " |")
+        if sq:
+            scores[arm] = sq["rouge1_f"]
+    base = scores.get("sac5-lm", scores.get("sac5"))
+    if base is not None:
+        ref = "sac5-lm" if "sac5-lm" in scores else "sac5"
+        for arm, label, paper in ABLATIONS:
+            if arm in ("sac5", "sac5-lm") or arm not in scores:
+                continue
+            below = scores[arm] < base
+            paper_below = paper is not None and paper < 63.63
+            note = ""
+            if paper is not None:
+                note = " as in the paper" if below == paper_below else " unlike the paper"
+            out.append(f"\n- {label}: {scores[arm]:.2f} against {base:.2f} ({ref}), "
+                       f"{'below' if below else 'not below'}{note}.")
+
+
+def summaries_table(results, out):
+    out.append("| method | ROUGE-1 F | ROUGE-2 F | ROUGE-L F | achieved ratio | memory (MB, F16) | compress ms "
+               "| first token ms | answer ms | updates | training min | paper (QMSum ROUGE-1 F, 32K inputs) |")
+    out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for arm, label, paper in SUMMARIES:
+        rep = read_json(os.path.join(results, f"qmsum-{arm}.json"))
+        pc = f"{paper:.2f}" if paper is not None else "–"
+        if rep is None:
+            out.append(f"| {label} | not run | | | | | | | | | | {pc} |")
+            continue
+        d = rep["datasets"][0]
+        updates, minutes, _ = budget(results, arm, prefix="qmsum-")
+
+        def f(k, fmt="{:.2f}", scale=1.0):
+            v = d.get(k)
+            return "–" if v is None else fmt.format(v * scale)
+        out.append("| " + " | ".join([
+            label, f("summary_rouge1_f"), f("summary_rouge2_f"), f("summary_rougeL_f"), f("ratio"),
+            f("memory_bytes", "{:.1f}", 1e-6), f("compress_ms", "{:.0f}"), f("first_token_ms", "{:.0f}"),
+            f("answer_ms", "{:.0f}"), updates, minutes, pc]) + " |")
+
+
+def kv_table(results, out):
+    found = []
+    for arm, label in (("sac5", "SAC 5x"), ("epl5", "EPL 5x")):
+        kv = read_json(os.path.join(results, f"kv-{arm}.json"))
+        if kv is None:
+            out.append(f"- {label}: not run")
+            continue
+        keys, values = kv["keys"], kv["values"]
+        found.append((label, kv))
+        out.append(f"- {label}: mean over {len(keys)} layers, keys {sum(keys) / len(keys):.3f}, values "
+                   f"{sum(values) / len(values):.3f} (last layer {keys[-1]:.3f} / {values[-1]:.3f}; "
+                   f"{kv.get('carriers', '?')} carriers of {kv.get('contexts', '?')} contexts)")
+    return found
+
+
+def plots(results, plots_dir, kv):
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib is missing: no plots", file=sys.stderr)
+        return []
+    os.makedirs(plots_dir, exist_ok=True)
+    written = []
+
+    def save(fig, name):
+        path = os.path.join(plots_dir, name)
+        tmp = path + ".tmp.png"
+        fig.tight_layout()
+        fig.savefig(tmp, dpi=110)
+        os.replace(tmp, path)
+        plt.close(fig)
+        written.append(path)
+
+    # Score against ratio: ours (SQuAD-dev ROUGE-1 F) beside the paper's (in-domain ROUGE-1 F).
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for key, name in (("sac", "SAC"), ("epl", "EPL"), ("500x", "500x"), ("icae", "ICAE"), ("tokens", "tokens")):
+        pts = []
+        for arm, _, k, ratio in METHODS:
+            rep = read_json(os.path.join(results, f"{arm}.json"))
+            sq = dataset(rep, "SQuAD-dev")
+            if k == key and sq:
+                pts.append((ratio, sq["rouge1_f"]))
+        if pts:
+            a1.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=name)
+        pp = sorted((r, v[0]) for (k, r), v in PAPER_TABLE1.items() if k == key)
+        if pp:
+            a2.plot([p[0] for p in pp], [p[1] for p in pp], marker="o", label=name)
+    full = dataset(read_json(os.path.join(results, "full.json")), "SQuAD-dev")
+    if full:
+        a1.axhline(full["rouge1_f"], color="gray", ls="--", label="full")
+    a1.set_title("SmolLM2-135M here: SQuAD-dev, first 300", fontsize=9)
+    a2.set_title("the paper: Llama-3.2-1B, in-domain MRQA average", fontsize=9)
+    for ax in (a1, a2):
+        ax.set_xscale("log")
+        ax.set_xticks([5, 15, 51])
+        ax.get_xaxis().set_major_formatter(matplotlib.ticker.ScalarFormatter())
+        ax.set_xlabel("compression ratio")
+        ax.set_ylabel("ROUGE-1 F")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    save(fig, "repro-ratio.png")
+
+    # Learning curves: validation F1 against training minutes (pre-training phases first).
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    arms = [a for a, *_ in METHODS] + [a for a, *_ in ABLATIONS]
+    seen = set()
+    for arm in arms:
+        if arm in seen:
+            continue
+        seen.add(arm)
+        pre = read_log(os.path.join(results, f"{arm}.pre_log.jsonl"))
+        qa = read_log(os.path.join(results, f"{arm}.train_log.jsonl"))
+        offset = pre[-1].get("trainSeconds", 0) if pre else 0
+        v = [r for r in qa if r.get("validF1") is not None]
+        if v:
+            ax.plot([(offset + r["trainSeconds"]) / 60 for r in v], [r["validF1"] for r in v],
+                    marker="o", ms=3, label=arm)
+    ax.set_xlabel("minutes of training (validation excluded; pre-training included)")
+    ax.set_ylabel("validation SQuAD F1 (200 held-out)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, ncol=2)
+    save(fig, "repro-curves.png")
+
+    if kv:
+        fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.2))
+        for label, d in kv:
+            a1.plot(range(len(d["keys"])), d["keys"], marker="o", ms=3, label=label)
+            a2.plot(range(len(d["values"])), d["values"], marker="o", ms=3, label=label)
+        for ax, what in ((a1, "keys"), (a2, "values")):
+            ax.set_xlabel("layer")
+            ax.set_ylabel(f"cosine similarity of {what}")
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=8)
+        fig.suptitle("Memory K/V against the context's K/V at the same positions (frozen model)", fontsize=10)
+        save(fig, "repro-kv.png")
+    return written
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--results", default="training/repro/results")
+    ap.add_argument("--doc", default="docs/reproduction.md")
+    ap.add_argument("--plots", default="docs/plots")
+    a = ap.parse_args()
+    if not os.path.isdir(a.results):
+        sys.exit(f"{a.results}: no such directory (run training/repro/all.sh first)")
+
+    out = [BEGIN, "", "### Table 1: methods (first 300 questions of SQuAD-dev and DROP, greedy)", ""]
+    scores = methods_table(a.results, out)
+    for ratio in (5, 15):
+        ordering(scores, ratio, out)
+    out += ["", "### Table 4: ablations of SAC at 5x", ""]
+    ablations_table(a.results, out)
+    out += ["", "### Table 8: long-context summarization (QMSum test, 35 meetings)", ""]
+    summaries_table(a.results, out)
+    out += ["", "### Memory K/V against the context's (the paper's analysis claim)", ""]
+    kv = kv_table(a.results, out)
+    written = plots(a.results, a.plots, kv)
+    rel = os.path.relpath(a.plots, os.path.dirname(a.doc) or ".")
+    out += [""] + [f"![{os.path.basename(p)}]({rel}/{os.path.basename(p)})" for p in written]
+    out += ["", END]
+    block = "\n".join(out)
+
+    text = open(a.doc).read() if os.path.exists(a.doc) else "# Reproducing the paper's comparisons\n\n"
+    if BEGIN in text and END in text:
+        head, rest = text.split(BEGIN, 1)
+        tail = rest.split(END, 1)[1]
+        text = head + block + tail
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    tmp = a.doc + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.replace(tmp, a.doc)
+    print(f"wrote {a.doc} and {len(written)} plot(s)", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
