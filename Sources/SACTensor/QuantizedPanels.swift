@@ -12,12 +12,13 @@ import SACIntrinsics
 ///
 /// Layout (`bytes`): for each group of rows `8g ..< 8g + 8` (the last one padded with zero
 /// rows), for each block `b` of columns `32b ..< 32b + 32`, one panel block of
-/// `blockBytes(format)` bytes:
-/// - the 8 rows' scales `d` as Float32 (32 bytes);
-/// - `q4_0`, `q4_1`: the 8 rows' offsets as Float32 (32 bytes): `m` for `q4_1`, `−8·d`
-///   (exact) for `q4_0`; then 16 × 8 bytes, byte `8j + r` being byte `j` of row `r`'s ggml
-///   nibbles (low nibble: weight `j`, high nibble: weight `j + 16`): 192 bytes in all;
-/// - `q8_0`: 32 × 8 `Int8`, byte `8k + r` being row `r`'s level `k`: 288 bytes in all.
+/// `blockBytes(format)` bytes, the same bytes as the ggml blocks (rearranged):
+/// - the 8 rows' scales `d` as the file's f16 (16 bytes);
+/// - `q4_1`: the 8 rows' offsets `m` as f16 (16 bytes); `q4_0` has none stored (its offset is
+///   `−8·d`, exact);
+/// - `q4_0`, `q4_1`: 16 × 8 bytes, byte `8j + r` being byte `j` of row `r`'s ggml nibbles (low
+///   nibble: weight `j`, high nibble: weight `j + 16`), 160 bytes a panel block in all;
+/// - `q8_0`: 32 × 8 `Int8`, byte `8k + r` being row `r`'s level `k`: 272 bytes in all.
 ///
 /// Arithmetic of one output `y[t, r]`, the same for every token count, group and thread
 /// split: for each block, two chains of FMAs in column order, `lo` over columns 0…15 and `hi`
@@ -32,14 +33,13 @@ public struct QuantizedPanels: Sendable {
 
     /// Bytes of one panel block (8 rows × 32 columns).
     @inlinable public static func blockBytes(_ format: QuantFormat) -> Int {
-        format == .q8_0 ? 32 + 256 : 64 + 128
+        format == .q8_0 ? 16 + 256 : 32 + 128
     }
     /// Groups of 8 rows, `⌈rows / 8⌉`.
     public var groups: Int { (rows + 7) / 8 }
     var blocksPerRow: Int { cols / QuantFormat.blockWeights }
     var groupBytes: Int { blocksPerRow * Self.blockBytes(format) }
-    /// Bytes of the panels (about 1.2× the ggml blocks for the 4-bit formats, for the scales
-    /// widened to Float32; 1.06× for `q8_0`).
+    /// Bytes of the panels (the ggml blocks' bytes, plus padding rows up to a multiple of 8).
     public var weightBytes: Int { bytes.count }
 
     /// Rearranges the blocks of `m` (the values are not changed: scales are widened exactly).
@@ -57,17 +57,18 @@ public struct QuantizedPanels: Sendable {
                         let o = (g * nb + b) * bb
                         for r in 0..<8 where 8 * g + r < rowCount {
                             let s = src.baseAddress! + (8 * g + r) * rowBytes + b * srcBlock
-                            let d = quantHalf(s)
-                            dst.storeBytes(of: d, toByteOffset: o + 4 * r, as: Float.self)
+                            // Scales and offsets stay the file's f16 bits (widened exactly when used).
+                            dst[o + 2 * r] = s.load(fromByteOffset: 0, as: UInt8.self)
+                            dst[o + 2 * r + 1] = s.load(fromByteOffset: 1, as: UInt8.self)
                             switch fmt {
                             case .q8_0:
-                                for k in 0..<32 { dst[o + 32 + 8 * k + r] = s.load(fromByteOffset: 2 + k, as: UInt8.self) }
+                                for k in 0..<32 { dst[o + 16 + 8 * k + r] = s.load(fromByteOffset: 2 + k, as: UInt8.self) }
                             case .q4_0:
-                                dst.storeBytes(of: -8 * d, toByteOffset: o + 32 + 4 * r, as: Float.self)
-                                for j in 0..<16 { dst[o + 64 + 8 * j + r] = s.load(fromByteOffset: 2 + j, as: UInt8.self) }
+                                for j in 0..<16 { dst[o + 32 + 8 * j + r] = s.load(fromByteOffset: 2 + j, as: UInt8.self) }
                             case .q4_1:
-                                dst.storeBytes(of: quantHalf(s + 2), toByteOffset: o + 32 + 4 * r, as: Float.self)
-                                for j in 0..<16 { dst[o + 64 + 8 * j + r] = s.load(fromByteOffset: 4 + j, as: UInt8.self) }
+                                dst[o + 16 + 2 * r] = s.load(fromByteOffset: 2, as: UInt8.self)
+                                dst[o + 16 + 2 * r + 1] = s.load(fromByteOffset: 3, as: UInt8.self)
+                                for j in 0..<16 { dst[o + 32 + 8 * j + r] = s.load(fromByteOffset: 4 + j, as: UInt8.self) }
                             }
                         }
                     }
@@ -103,7 +104,8 @@ public struct QuantizedPanels: Sendable {
             Parallel.forRanges(groups, grain: max(1, 24_576 / max(1, gb))) { range in
                 switch fmt {
                 case .q8_0: PanelKernel.groups(PanelQ8_0.self, job, range, tokens: tokens)
-                case .q4_0, .q4_1: PanelKernel.groups(PanelQ4.self, job, range, tokens: tokens)
+                case .q4_0: PanelKernel.groups(PanelQ4_0.self, job, range, tokens: tokens)
+                case .q4_1: PanelKernel.groups(PanelQ4_1.self, job, range, tokens: tokens)
                 }
             }
         }
@@ -131,26 +133,47 @@ public struct QuantizedPanels: Sendable {
 /// One format's panel blocks.
 protocol PanelDecoder {
     static var blockBytes: Int { get }
-    /// Whether the panel blocks carry offsets (after the scales).
+    /// Whether the panel blocks carry offsets.
     static var hasOffsets: Bool { get }
     /// The 8 rows' levels at columns `j` and `j + 16` (0 ≤ j < 16) of the panel block at `p`.
     static func pair(_ p: UnsafeRawPointer, _ j: Int) -> (SIMD8<Float>, SIMD8<Float>)
+    /// The 8 rows' scales `d` and offsets (zero without offsets).
+    static func scales(_ p: UnsafeRawPointer) -> (SIMD8<Float>, SIMD8<Float>)
 }
 
-enum PanelQ4: PanelDecoder {
-    static var blockBytes: Int { 192 }
+enum PanelQ4_1: PanelDecoder {
+    static var blockBytes: Int { 160 }
     static var hasOffsets: Bool { true }
     @inline(__always) static func pair(_ p: UnsafeRawPointer, _ j: Int) -> (SIMD8<Float>, SIMD8<Float>) {
-        let v = zeroExtendedBytes8(p + 64 + 8 * j)
+        let v = zeroExtendedBytes8(p + 32 + 8 * j)
         return (floats(v & 15), floats(v &>> 4))
+    }
+    @inline(__always) static func scales(_ p: UnsafeRawPointer) -> (SIMD8<Float>, SIMD8<Float>) {
+        (halves8(p), halves8(p + 16))
+    }
+}
+
+/// `q4_0` as raw levels 0…15 with the offset `−8·d` (exact).
+enum PanelQ4_0: PanelDecoder {
+    static var blockBytes: Int { 160 }
+    static var hasOffsets: Bool { true }
+    @inline(__always) static func pair(_ p: UnsafeRawPointer, _ j: Int) -> (SIMD8<Float>, SIMD8<Float>) {
+        PanelQ4_1.pair(p, j)
+    }
+    @inline(__always) static func scales(_ p: UnsafeRawPointer) -> (SIMD8<Float>, SIMD8<Float>) {
+        let d = halves8(p)
+        return (d, d * -8)
     }
 }
 
 enum PanelQ8_0: PanelDecoder {
-    static var blockBytes: Int { 288 }
+    static var blockBytes: Int { 272 }
     static var hasOffsets: Bool { false }
     @inline(__always) static func pair(_ p: UnsafeRawPointer, _ j: Int) -> (SIMD8<Float>, SIMD8<Float>) {
-        (floats(signExtendedBytes8(p + 32 + 8 * j)), floats(signExtendedBytes8(p + 32 + 8 * (j + 16))))
+        (floats(signExtendedBytes8(p + 16 + 8 * j)), floats(signExtendedBytes8(p + 16 + 8 * (j + 16))))
+    }
+    @inline(__always) static func scales(_ p: UnsafeRawPointer) -> (SIMD8<Float>, SIMD8<Float>) {
+        (halves8(p), SIMD8<Float>())
     }
 }
 
@@ -250,11 +273,10 @@ enum PanelKernel {
                 if n > 3 { add(3, &lo3, &hi3) }
             }
             @inline(__always) func finish(_ i: Int, _ lo: SIMD8<Float>, _ hi: SIMD8<Float>, _ acc: inout SIMD8<Float>) {
-                let p = blk + (i / tn) * gb
-                acc = acc.addingProduct(lo + hi, p.loadUnaligned(as: SIMD8<Float>.self))
+                let (d, m) = D.scales(blk + (i / tn) * gb)
+                acc = acc.addingProduct(lo + hi, d)
                 if D.hasOffsets, let xsum = job.xsum {
-                    let s = xsum[(t0 + i % tn) * nb + b]
-                    acc = acc.addingProduct(SIMD8<Float>(repeating: s), p.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self))
+                    acc = acc.addingProduct(SIMD8<Float>(repeating: xsum[(t0 + i % tn) * nb + b]), m)
                 }
             }
             finish(0, lo0, hi0, &c0)
