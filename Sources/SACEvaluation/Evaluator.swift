@@ -54,7 +54,8 @@ public struct Evaluator {
     ) throws -> DatasetScores {
         let total = min(limit ?? data.examples.count, data.examples.count)
         var scores = QAScores()
-        var ratioSum = 0.0, compressSeconds = 0.0, answerSeconds = 0.0
+        var ratioSum = 0.0, compressSeconds = 0.0, answerSeconds = 0.0, firstTokenSeconds = 0.0
+        var carrierSum = 0.0, memoryBytes = 0.0
         compressions = 0
         var done = 0
         outer: for group in data.contexts {
@@ -67,12 +68,15 @@ public struct Evaluator {
             compressSeconds += Date().timeIntervalSince(t0)
             compressions += 1
             ratioSum += memory.achievedRatio
+            carrierSum += Double(memory.carriers)
+            memoryBytes += Double(memory.byteCount(stored: .f16))
             for i in group.range {
                 if done >= total { break outer }
                 let e = data.examples[i]
                 let r = try decoder.answer(
                     memory: memory, question: prompt.question(e.question), maxTokens: maxNewTokens, stopTokens: stopTokens)
                 answerSeconds += r.prefillSeconds + r.decodeSeconds
+                firstTokenSeconds += r.prefillSeconds
                 let text = prompt.text(r.ids)
                 scores.add(prediction: text, answers: e.answers)
                 predictions?(Prediction(id: e.id, question: e.question, prediction: text, answers: e.answers))
@@ -83,6 +87,9 @@ public struct Evaluator {
         return DatasetScores(
             name: data.name, scores: scores, ratio: ratioSum / Double(max(1, compressions)),
             compressMs: 1000 * compressSeconds / Double(max(1, compressions)),
-            answerMs: 1000 * answerSeconds / Double(max(1, done)))
+            answerMs: 1000 * answerSeconds / Double(max(1, done)),
+            firstTokenMs: 1000 * firstTokenSeconds / Double(max(1, done)),
+            carriers: carrierSum / Double(max(1, compressions)),
+            memoryBytes: memoryBytes / Double(max(1, compressions)))
     }
 }

@@ -41,7 +41,8 @@ public struct EvaluationReport: Codable, Sendable, Equatable {
             rouge1F: mean(\.rouge1F), em: mean(\.em), squadF1: mean(\.squadF1), squadEM: mean(\.squadEM),
             ratio: mean(\.ratio), compressMs: mean(\.compressMs), answerMs: mean(\.answerMs),
             summaryRouge1F: mean(\.summaryRouge1F), summaryRouge2F: mean(\.summaryRouge2F),
-            summaryRougeLF: mean(\.summaryRougeLF))
+            summaryRougeLF: mean(\.summaryRougeLF), firstTokenMs: mean(\.firstTokenMs), carriers: mean(\.carriers),
+            memoryBytes: mean(\.memoryBytes))
     }
 
     /// The report as a Markdown table: a header, an alignment row, one row per data set and a
@@ -73,7 +74,8 @@ public struct EvaluationReport: Codable, Sendable, Equatable {
                 ("rouge1_f", row.rouge1F), ("em", row.em), ("squad_f1", row.squadF1), ("squad_em", row.squadEM),
                 ("ratio", row.ratio), ("compress_ms", row.compressMs), ("answer_ms", row.answerMs),
             ] + [("summary_rouge1_f", row.summaryRouge1F), ("summary_rouge2_f", row.summaryRouge2F),
-                 ("summary_rougeL_f", row.summaryRougeLF)].compactMap { f, v in v.map { (f, $0) } }
+                 ("summary_rougeL_f", row.summaryRougeLF), ("first_token_ms", row.firstTokenMs),
+                 ("carriers", row.carriers), ("memory_bytes", row.memoryBytes)].compactMap { f, v in v.map { (f, $0) } }
             for (field, value) in fields where !value.isFinite { throw .nonFinite(dataset: row.name, field: field) }
         }
         let encoder = JSONEncoder()

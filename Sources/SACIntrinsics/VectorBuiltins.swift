@@ -42,6 +42,16 @@ public func halfPair(_ p: UnsafeRawPointer) -> SIMD2<Float> {
     return f
 }
 
+/// The eight little-endian IEEE halves at `p` widened to `Float` (exact; one `vcvtph2ps` with F16C).
+@inlinable @inline(__always)
+public func halves8(_ p: UnsafeRawPointer) -> SIMD8<Float> {
+    let h = p.loadUnaligned(as: SIMD8<UInt16>.self)
+    var f = SIMD8<Float>()
+    f._storage._value = Builtin.fpext_Vec8xFPIEEE16_Vec8xFPIEEE32(
+        Builtin.bitcast_Vec8xInt16_Vec8xFPIEEE16(h._storage._value))
+    return f
+}
+
 /// Lane-wise `|v|` (`vandps` with the sign mask).
 @inlinable @inline(__always)
 public func magnitudes(_ v: SIMD8<Float>) -> SIMD8<Float> {

@@ -29,24 +29,48 @@ struct BenchQuant: ParsableCommand {
     ]
     static let layers = 30
 
-    /// The weights under test: a quantised matrix or a Float32 one.
+    /// The weights under test: a quantised matrix (fused row kernels or panels) or a Float32
+    /// one (plain GEMV, or the packed GEMM on the dequantised weights).
     enum Weights {
         case quant(QuantizedMatrix)
+        case panels(QuantizedPanels)
         case f32(rows: Int, cols: Int, data: [Float])
+        case gemm(rows: Int, cols: Int, packed: PackedMatrix)
 
         var bytes: Int {
             switch self {
             case .quant(let m): return m.weightBytes
-            case .f32(let r, let c, _): return r * c * 4
+            case .panels(let p): return p.weightBytes
+            case .f32(let r, let c, _), .gemm(let r, let c, _): return r * c * 4
             }
         }
 
         func run(_ x: UnsafePointer<Float>, _ tokens: Int, _ y: UnsafeMutablePointer<Float>) {
             switch self {
             case .quant(let m): m.matmul(x: x, tokens: tokens, y: y)
+            case .panels(let p): p.matmul(x: x, tokens: tokens, y: y)
             case .f32(let r, let c, let data):
                 data.withUnsafeBufferPointer { BenchF32.matmul(w: $0.baseAddress!, rows: r, cols: c, x: x, tokens: tokens, y: y) }
+            case .gemm(let r, let c, let packed):
+                GEMM.sgemm(transA: false, m: tokens, n: r, k: c, alpha: 1, a: x, lda: c,
+                           packedB: packed, beta: 0, c: y, ldc: r)
             }
+        }
+    }
+
+    /// What a row of the tables measures.
+    enum Kind: String { case fused, panels, gemv, gemm }
+
+    /// `kind` over weights of `format` (nil: Float32).
+    static func makeWeights(_ format: QuantFormat?, _ kind: Kind, rows: Int, cols: Int, _ rng: inout SplitMix64) throws -> Weights {
+        let w = try makeWeights(kind == .gemm ? nil : format, rows: rows, cols: cols, &rng)
+        switch (kind, w) {
+        case (.panels, .quant(let m)): return .panels(QuantizedPanels(m))
+        case (.gemm, .f32(let r, let c, let data)):
+            return data.withUnsafeBufferPointer {
+                .gemm(rows: r, cols: c, packed: PackedMatrix(transB: true, k: c, n: r, b: $0.baseAddress!, ldb: c))
+            }
+        default: return w
         }
     }
 
@@ -100,8 +124,14 @@ struct BenchQuant: ParsableCommand {
         }
         let savedThreads = Parallel.threads
         defer { Parallel.threads = savedThreads }
-        let formats: [QuantFormat?] = [nil, .q8_0, .q4_0, .q4_1]
-        func name(_ f: QuantFormat?) -> String { f.map(\.rawValue) ?? "f32" }
+        // (name, format, kind): the fused row kernels and the panels of each format, the
+        // Float32 GEMV, and the packed Float32 GEMM (what a long prompt runs).
+        let variants: [(String, QuantFormat?, Kind)] = [
+            ("f32", nil, .gemv), ("gemm", nil, .gemm),
+            ("q8_0", .q8_0, .fused), ("q8_0p", .q8_0, .panels),
+            ("q4_0", .q4_0, .fused), ("q4_0p", .q4_0, .panels),
+            ("q4_1", .q4_1, .fused), ("q4_1p", .q4_1, .panels),
+        ]
         let shapes = [(576, 576), (192, 576), (1536, 576), (576, 1536)]
         var rng = SplitMix64(seed: 0xBE4C_0001)
         let maxTokens = tokenList.max()!
@@ -113,9 +143,10 @@ struct BenchQuant: ParsableCommand {
         print("format  rows×cols    tok thr   ms/call    GB/s  GFLOP/s")
         // perCall[format][tokens][threads][shape] = seconds
         var perCall = [String: Double]()
-        for f in formats {
+        print("(name ending in p: the panels of QuantizedPanels; gemm: the packed Float32 GEMM)")
+        for (vname, f, kind) in variants {
             for (rows, cols) in shapes {
-                let w = try Self.makeWeights(f, rows: rows, cols: cols, &rng)
+                let w = try Self.makeWeights(f, kind, rows: rows, cols: cols, &rng)
                 for t in tokenList {
                     for th in threadList {
                         Parallel.threads = th
@@ -124,11 +155,11 @@ struct BenchQuant: ParsableCommand {
                                 time { w.run(xp.baseAddress!, t, yp.baseAddress!) }
                             }
                         }
-                        perCall["\(name(f)) \(rows)x\(cols) \(t) \(th)"] = s
+                        perCall["\(vname) \(rows)x\(cols) \(t) \(th)"] = s
                         let gb = Double(w.bytes) / s * 1e-9
                         let gf = 2.0 * Double(rows * cols * t) / s * 1e-9
                         print(String(format: "%-6@ %4d×%-4d   %3d %3d  %8.4f  %6.1f  %7.1f",
-                                     name(f), rows, cols, t, th, s * 1e3, gb, gf))
+                                     vname, rows, cols, t, th, s * 1e3, gb, gf))
                     }
                 }
             }
@@ -136,17 +167,22 @@ struct BenchQuant: ParsableCommand {
 
         print("\nEstimated decode time per step, 30 layers × (q,k,v,o,gate,up,down), from the hot-cache figures:")
         print("format  tok thr  ms/step  weights MB")
-        for f in formats {
+        for (vname, f, kind) in variants {
             for t in tokenList {
                 for th in threadList {
                     var total = 0.0, bytes = 0.0
                     for (_, r, c) in Self.layer {
-                        total += perCall["\(name(f)) \(r)x\(c) \(t) \(th)"] ?? .nan
-                        let per = f.map { Double(r * c / 32 * $0.blockBytes) } ?? Double(r * c * 4)
+                        total += perCall["\(vname) \(r)x\(c) \(t) \(th)"] ?? .nan
+                        let per: Double
+                        switch (f, kind) {
+                        case (let q?, .panels): per = Double((r + 7) / 8 * c / 32 * QuantizedPanels.blockBytes(q))
+                        case (let q?, _): per = Double(r * c / 32 * q.blockBytes)
+                        default: per = Double(r * c * 4)
+                        }
                         bytes += per
                     }
                     print(String(format: "%-6@ %3d %3d  %7.2f  %9.1f",
-                                 name(f), t, th, total * Double(Self.layers) * 1e3, bytes * Double(Self.layers) * 1e-6))
+                                 vname, t, th, total * Double(Self.layers) * 1e3, bytes * Double(Self.layers) * 1e-6))
                 }
             }
         }
@@ -154,10 +190,10 @@ struct BenchQuant: ParsableCommand {
         if noStack { return }
         print("\nMeasured full stack, 210 distinct matrices (out of cache), ms per step (median of 7):")
         print("format  tok thr  ms/step    GB/s")
-        for f in formats {
+        for (vname, f, kind) in variants where kind != .gemm {  // 210 packed Float32 copies: 0.5 GB
             var stack = [Weights]()
             for _ in 0..<Self.layers {
-                for (_, r, c) in Self.layer { stack.append(try Self.makeWeights(f, rows: r, cols: c, &rng)) }
+                for (_, r, c) in Self.layer { stack.append(try Self.makeWeights(f, kind, rows: r, cols: c, &rng)) }
             }
             let totalBytes = Double(stack.reduce(0) { $0 + $1.bytes })
             for t in tokenList {
@@ -168,7 +204,7 @@ struct BenchQuant: ParsableCommand {
                             time { for w in stack { w.run(xp.baseAddress!, t, yp.baseAddress!) } }
                         }
                     }
-                    print(String(format: "%-6@ %3d %3d  %7.2f  %6.1f", name(f), t, th, s * 1e3, totalBytes / s * 1e-9))
+                    print(String(format: "%-6@ %3d %3d  %7.2f  %6.1f", vname, t, th, s * 1e3, totalBytes / s * 1e-9))
                 }
             }
         }

@@ -19,6 +19,10 @@ public struct Projection: @unchecked Sendable {
         case quantized(QuantizedMatrix)
     }
     let storage: Storage
+    /// The block weights rearranged into panels of 8 rows (`QuantizedPanels`) for decoding's
+    /// products with Float32 activations: every row's result is the same whatever else is in
+    /// the batch, and many rows share each decoded block. Nil for Float32 weights.
+    let panels: QuantizedPanels?
     /// Whether the weight is stored as Float32 (no fused quantised product to prefer).
     var isDense: Bool {
         if case .dense = storage { return true }
@@ -39,6 +43,7 @@ public struct Projection: @unchecked Sendable {
         self.rows = rows
         self.cols = cols
         storage = .dense(weight)
+        panels = nil
         packedForward = nil
         packedBackward = nil
         q8Activations = false
@@ -49,6 +54,7 @@ public struct Projection: @unchecked Sendable {
         rows = quantized.rows
         cols = quantized.cols
         storage = .quantized(quantized)
+        panels = QuantizedPanels(quantized)
         packedForward = nil
         packedBackward = nil
         q8Activations = false
@@ -58,6 +64,7 @@ public struct Projection: @unchecked Sendable {
         rows = p.rows
         cols = p.cols
         storage = p.storage
+        panels = p.panels
         packedForward = forward
         packedBackward = backward
         self.q8Activations = q8Activations ?? p.q8Activations
@@ -101,8 +108,8 @@ public struct Projection: @unchecked Sendable {
     }
 
     /// `apply` with every row's result exactly what `apply` gives that row alone (`tokens: 1`):
-    /// the fused product for block weights (any number of rows; the weights are decoded once
-    /// per group of 8 rows), row by row for Float32 weights. For batched decoding, where a
+    /// the panel product for block weights (any number of rows; each decoded block serves up
+    /// to 4 rows at once), row by row for Float32 weights. For batched decoding, where a
     /// request's answer must not depend on what else is in the batch.
     func applyRowwise(_ x: UnsafePointer<Float>, tokens: Int, _ y: UnsafeMutablePointer<Float>) {
         if case .quantized(let q) = storage {
@@ -143,10 +150,17 @@ public struct Projection: @unchecked Sendable {
         }
     }
 
-    /// The fused quantised product, with Float32 or 8-bit activations.
+    /// The fused quantised product: the panels with Float32 activations, the row kernels with
+    /// 8-bit ones.
     @inline(__always)
     private func fused(_ q: QuantizedMatrix, _ x: UnsafePointer<Float>, tokens: Int, _ y: UnsafeMutablePointer<Float>) {
-        if q8Activations { q.matmulQ8(x: x, tokens: tokens, y: y) } else { q.matmul(x: x, tokens: tokens, y: y) }
+        if q8Activations {
+            q.matmulQ8(x: x, tokens: tokens, y: y)
+        } else if let panels {
+            panels.matmul(x: x, tokens: tokens, y: y)
+        } else {
+            q.matmul(x: x, tokens: tokens, y: y)
+        }
     }
 
     /// Floats of scratch `applyTransposed` needs (the dequantised matrix for block weights).
@@ -195,11 +209,11 @@ public struct Projection: @unchecked Sendable {
         }
     }
 
-    /// Bytes the weight occupies.
+    /// Bytes the weight occupies (block weights: the ggml blocks and their panels).
     public var byteCount: Int {
         switch storage {
         case .dense(let w): return w.count * 4
-        case .quantized(let q): return q.weightBytes
+        case .quantized(let q): return q.weightBytes + (panels?.weightBytes ?? 0)
         }
     }
 }
