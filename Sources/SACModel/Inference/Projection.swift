@@ -5,7 +5,8 @@ import SACTensor
 /// are in the file.
 ///
 /// Quantised weights are never stored as Float32: a few tokens at a time (decoding) use the
-/// fused quantised matrix–vector product; a long prompt dequantises the matrix into a scratch
+/// blocks rearranged into panels (`QuantizedPanels`: every row's result independent of the
+/// batch), or the fused row kernels with 8-bit activations; a long prompt dequantises the matrix into a scratch
 /// buffer and runs the packed GEMM, which costs one pass over the weights per forward (a few
 /// percent of the GEMM at 512 tokens). Dequantised values are exactly gguf-py's (d·q + m), so
 /// both paths compute with the same Float32 weights as Hugging Face's loader.
