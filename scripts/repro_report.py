@@ -17,6 +17,7 @@ An arm without a report is listed as "not run"; nothing is typed in by hand.
 Run: python3 scripts/repro_report.py [--results DIR] [--doc FILE] [--plots DIR]
 """
 import argparse
+import functools
 import json
 import os
 import sys
@@ -60,7 +61,9 @@ SUMMARIES = [
 BEGIN, END = "<!-- repro:begin -->", "<!-- repro:end -->"
 
 
+@functools.lru_cache(maxsize=None)
 def read_json(path):
+    """A report, read once (the tables and the plots share it; not to be modified)."""
     if not os.path.exists(path):
         return None
     with open(path) as f:
@@ -95,6 +98,11 @@ def pair(a, b):
     return "–" if a is None or b is None else f"{a:.2f} / {b:.2f}"
 
 
+def cell(row, a, b):
+    """'A / B' of two fields of a report's data-set row, or – without the row."""
+    return pair(row[a], row[b]) if row else "–"
+
+
 def budget(results, arm, prefix=""):
     """Updates and training minutes of an arm (pre-training phase included, as `pre + qa`)."""
     qa = read_log(os.path.join(results, f"{prefix}{arm}.train_log.jsonl"))
@@ -127,8 +135,8 @@ def methods_table(results, out):
         out.append("| " + " | ".join([
             label,
             f"{sq['ratio']:.2f} / {dr['ratio']:.2f}" if sq and dr else "–",
-            pair(sq and sq["rouge1_f"], sq and sq["em"]), pair(dr and dr["rouge1_f"], dr and dr["em"]),
-            pair(sq and sq["squad_f1"], sq and sq["squad_em"]), pair(dr and dr["squad_f1"], dr and dr["squad_em"]),
+            cell(sq, "rouge1_f", "em"), cell(dr, "rouge1_f", "em"),
+            cell(sq, "squad_f1", "squad_em"), cell(dr, "squad_f1", "squad_em"),
             updates, minutes, paper_cell]) + " |")
         if sq:
             scores[(key, ratio)] = sq["rouge1_f"]
@@ -163,8 +171,8 @@ def ablations_table(results, out):
         sq, dr = dataset(rep, "SQuAD-dev"), dataset(rep, "DROP")
         updates, minutes, _ = budget(results, arm)
         out.append("| " + " | ".join([
-            label, pair(sq and sq["rouge1_f"], sq and sq["em"]), pair(dr and dr["rouge1_f"], dr and dr["em"]),
-            pair(sq and sq["squad_f1"], sq and sq["squad_em"]), updates, minutes, pc]) + " |")
+            label, cell(sq, "rouge1_f", "em"), cell(dr, "rouge1_f", "em"),
+            cell(sq, "squad_f1", "squad_em"), updates, minutes, pc]) + " |")
         if sq:
             scores[arm] = sq["rouge1_f"]
     base = scores.get("sac5-lm", scores.get("sac5"))
@@ -270,12 +278,7 @@ def plots(results, plots_dir, kv):
 
     # Learning curves: validation F1 against training minutes (pre-training phases first).
     fig, ax = plt.subplots(figsize=(8, 4.5))
-    arms = [a for a, *_ in METHODS] + [a for a, *_ in ABLATIONS]
-    seen = set()
-    for arm in arms:
-        if arm in seen:
-            continue
-        seen.add(arm)
+    for arm in dict.fromkeys([a for a, *_ in METHODS] + [a for a, *_ in ABLATIONS]):
         pre = read_log(os.path.join(results, f"{arm}.pre_log.jsonl"))
         qa = read_log(os.path.join(results, f"{arm}.train_log.jsonl"))
         offset = pre[-1].get("trainSeconds", 0) if pre else 0

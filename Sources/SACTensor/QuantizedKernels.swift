@@ -23,14 +23,7 @@ extension QuantizedMatrix {
         if nb == 0 { y.initialize(repeating: 0, count: tokens * rows); return }
 
         // Per-block sums of x, [tokens × nb], for the offset terms of q4_0 and q4_1.
-        var xsum: UnsafeMutablePointer<Float>? = nil
-        if fmt != .q8_0 {
-            let s = UnsafeMutablePointer<Float>.allocate(capacity: tokens * nb)
-            for t in 0..<tokens {
-                for b in 0..<nb { s[t * nb + b] = QuantMath.blockSum(x + t * c + b * 32) }
-            }
-            xsum = s
-        }
+        let xsum = fmt == .q8_0 ? nil : QuantMath.blockSums(x, tokens: tokens, cols: c)
         defer { xsum?.deallocate() }
         let sums = UnsafePointer(xsum)
 
@@ -60,20 +53,7 @@ extension QuantizedMatrix {
     /// (or `[rows]`). Throws `TensorError.shapeMismatch` when the last dimension of `x` is not
     /// `cols` or `x` has rank other than 1 or 2.
     public func matmul(_ x: Tensor) throws -> Tensor {
-        guard (x.rank == 1 || x.rank == 2), x.shape.last == cols else {
-            throw TensorError.shapeMismatch(
-                op: "QuantizedMatrix.matmul", detail: "x has shape \(x.shape), expected [tokens, \(cols)] or [\(cols)]")
-        }
-        let tokens = x.rank == 2 ? x.shape[0] : 1
-        var y = Tensor(zeros: x.rank == 2 ? [tokens, rows] : [rows])
-        x.data.withUnsafeBufferPointer { xp in
-            y.data.withUnsafeMutableBufferPointer { yp in
-                if let xb = xp.baseAddress, let yb = yp.baseAddress {
-                    matmul(x: xb, tokens: tokens, y: yb)
-                }
-            }
-        }
-        return y
+        try QuantMath.product(x, rows: rows, cols: cols, op: "QuantizedMatrix.matmul") { matmul(x: $0, tokens: $1, y: $2) }
     }
 }
 
@@ -273,6 +253,40 @@ enum QuantMath {
     static func sum(_ v: SIMD8<Float>) -> Float {
         let h = v.lowHalf + v.highHalf, q = h.lowHalf + h.highHalf
         return q[0] + q[1]
+    }
+
+    /// `x · Wᵀ` for a `[tokens, cols]` (or `[cols]`) tensor through the pointer product
+    /// `product(x, tokens, y)`; returns `[tokens, rows]` (or `[rows]`). Throws
+    /// `TensorError.shapeMismatch` (naming `op`) when the last dimension of `x` is not `cols` or
+    /// `x` has rank other than 1 or 2.
+    static func product(
+        _ x: Tensor, rows: Int, cols: Int, op: String,
+        _ product: (UnsafePointer<Float>, Int, UnsafeMutablePointer<Float>) -> Void
+    ) throws -> Tensor {
+        guard (x.rank == 1 || x.rank == 2), x.shape.last == cols else {
+            throw TensorError.shapeMismatch(
+                op: op, detail: "x has shape \(x.shape), expected [tokens, \(cols)] or [\(cols)]")
+        }
+        let tokens = x.rank == 2 ? x.shape[0] : 1
+        var y = Tensor(zeros: x.rank == 2 ? [tokens, rows] : [rows])
+        x.data.withUnsafeBufferPointer { xp in
+            y.data.withUnsafeMutableBufferPointer { yp in
+                if let xb = xp.baseAddress, let yb = yp.baseAddress { product(xb, tokens, yb) }
+            }
+        }
+        return y
+    }
+
+    /// The block sums of `tokens` rows of `x` (`tokens × cols`, cols a multiple of 32), for
+    /// the offset terms of `q4_0` and `q4_1`: a new `[tokens × cols/32]` buffer (the caller
+    /// deallocates it), token `t`'s block `b` at `t · cols/32 + b`, each as `blockSum` takes it.
+    static func blockSums(_ x: UnsafePointer<Float>, tokens: Int, cols: Int) -> UnsafeMutablePointer<Float> {
+        let nb = cols / 32
+        let s = UnsafeMutablePointer<Float>.allocate(capacity: max(1, tokens * nb))
+        for t in 0..<tokens {
+            for b in 0..<nb { s[t * nb + b] = blockSum(x + t * cols + b * 32) }
+        }
+        return s
     }
 
     /// Σ x[0..<32].

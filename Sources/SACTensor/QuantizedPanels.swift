@@ -14,8 +14,8 @@ import SACIntrinsics
 /// rows), for each block `b` of columns `32b ..< 32b + 32`, one panel block of
 /// `blockBytes(format)` bytes, the same bytes as the ggml blocks (rearranged):
 /// - the 8 rows' scales `d` as the file's f16 (16 bytes);
-/// - `q4_1`: the 8 rows' offsets `m` as f16 (16 bytes); `q4_0` has none stored (its offset is
-///   `−8·d`, exact);
+/// - `q4_1`: the 8 rows' offsets `m` as f16 (16 bytes); `q4_0` leaves these 16 bytes unused
+///   (its offset is `−8·d`, exact), so that both 4-bit formats share one layout and decoder;
 /// - `q4_0`, `q4_1`: 16 × 8 bytes, byte `8j + r` being byte `j` of row `r`'s ggml nibbles (low
 ///   nibble: weight `j`, high nibble: weight `j + 16`), 160 bytes a panel block in all;
 /// - `q8_0`: 32 × 8 `Int8`, byte `8k + r` being row `r`'s level `k`: 272 bytes in all.
@@ -42,7 +42,8 @@ public struct QuantizedPanels: Sendable {
     /// Bytes of the panels (the ggml blocks' bytes, plus padding rows up to a multiple of 8).
     public var weightBytes: Int { bytes.count }
 
-    /// Rearranges the blocks of `m` (the values are not changed: scales are widened exactly).
+    /// Rearranges the blocks of `m` (the bytes are not changed, only their order), the groups
+    /// of rows in parallel.
     public init(_ m: QuantizedMatrix) {
         format = m.format
         rows = m.rows
@@ -52,23 +53,25 @@ public struct QuantizedPanels: Sendable {
         let fmt = m.format, srcBlock = m.format.blockBytes, rowBytes = m.rowBytes, rowCount = m.rows
         m.bytes.withUnsafeBytes { src in
             out.withUnsafeMutableBytes { dst in
-                for g in 0..<groups {
-                    for b in 0..<nb {
-                        let o = (g * nb + b) * bb
-                        for r in 0..<8 where 8 * g + r < rowCount {
-                            let s = src.baseAddress! + (8 * g + r) * rowBytes + b * srcBlock
-                            // Scales and offsets stay the file's f16 bits (widened exactly when used).
-                            dst[o + 2 * r] = s.load(fromByteOffset: 0, as: UInt8.self)
-                            dst[o + 2 * r + 1] = s.load(fromByteOffset: 1, as: UInt8.self)
-                            switch fmt {
-                            case .q8_0:
-                                for k in 0..<32 { dst[o + 16 + 8 * k + r] = s.load(fromByteOffset: 2 + k, as: UInt8.self) }
-                            case .q4_0:
-                                for j in 0..<16 { dst[o + 32 + 8 * j + r] = s.load(fromByteOffset: 2 + j, as: UInt8.self) }
-                            case .q4_1:
-                                dst[o + 16 + 2 * r] = s.load(fromByteOffset: 2, as: UInt8.self)
-                                dst[o + 16 + 2 * r + 1] = s.load(fromByteOffset: 3, as: UInt8.self)
-                                for j in 0..<16 { dst[o + 32 + 8 * j + r] = s.load(fromByteOffset: 4 + j, as: UInt8.self) }
+                Parallel.forRanges(groups, grain: max(1, 65_536 / max(1, nb * bb))) { range in
+                    for g in range {
+                        for b in 0..<nb {
+                            let o = (g * nb + b) * bb
+                            for r in 0..<8 where 8 * g + r < rowCount {
+                                let s = src.baseAddress! + (8 * g + r) * rowBytes + b * srcBlock
+                                // Scales and offsets stay the file's f16 bits (widened exactly when used).
+                                dst[o + 2 * r] = s.load(fromByteOffset: 0, as: UInt8.self)
+                                dst[o + 2 * r + 1] = s.load(fromByteOffset: 1, as: UInt8.self)
+                                switch fmt {
+                                case .q8_0:
+                                    for k in 0..<32 { dst[o + 16 + 8 * k + r] = s.load(fromByteOffset: 2 + k, as: UInt8.self) }
+                                case .q4_0:
+                                    for j in 0..<16 { dst[o + 32 + 8 * j + r] = s.load(fromByteOffset: 2 + j, as: UInt8.self) }
+                                case .q4_1:
+                                    dst[o + 16 + 2 * r] = s.load(fromByteOffset: 2, as: UInt8.self)
+                                    dst[o + 16 + 2 * r + 1] = s.load(fromByteOffset: 3, as: UInt8.self)
+                                    for j in 0..<16 { dst[o + 32 + 8 * j + r] = s.load(fromByteOffset: 4 + j, as: UInt8.self) }
+                                }
                             }
                         }
                     }
@@ -89,14 +92,7 @@ public struct QuantizedPanels: Sendable {
         if tokens == 0 || rows == 0 { return }
         let nb = blocksPerRow, c = cols, fmt = format
         if nb == 0 { y.initialize(repeating: 0, count: tokens * rows); return }
-        var xsum: UnsafeMutablePointer<Float>? = nil
-        if fmt != .q8_0 {
-            let s = UnsafeMutablePointer<Float>.allocate(capacity: tokens * nb)
-            for t in 0..<tokens {
-                for b in 0..<nb { s[t * nb + b] = QuantMath.blockSum(x + t * c + b * 32) }
-            }
-            xsum = s
-        }
+        let xsum = fmt == .q8_0 ? nil : QuantMath.blockSums(x, tokens: tokens, cols: c)
         defer { xsum?.deallocate() }
         let sums = UnsafePointer(xsum), gb = groupBytes, r = rows
         bytes.withUnsafeBytes { raw in
@@ -115,18 +111,7 @@ public struct QuantizedPanels: Sendable {
     /// `[rows]`). Throws `TensorError.shapeMismatch` when the last dimension of `x` is not
     /// `cols` or `x` has rank other than 1 or 2.
     public func matmul(_ x: Tensor) throws -> Tensor {
-        guard (x.rank == 1 || x.rank == 2), x.shape.last == cols else {
-            throw TensorError.shapeMismatch(
-                op: "QuantizedPanels.matmul", detail: "x has shape \(x.shape), expected [tokens, \(cols)] or [\(cols)]")
-        }
-        let tokens = x.rank == 2 ? x.shape[0] : 1
-        var y = Tensor(zeros: x.rank == 2 ? [tokens, rows] : [rows])
-        x.data.withUnsafeBufferPointer { xp in
-            y.data.withUnsafeMutableBufferPointer { yp in
-                if let xb = xp.baseAddress, let yb = yp.baseAddress { matmul(x: xb, tokens: tokens, y: yb) }
-            }
-        }
-        return y
+        try QuantMath.product(x, rows: rows, cols: cols, op: "QuantizedPanels.matmul") { matmul(x: $0, tokens: $1, y: $2) }
     }
 }
 

@@ -26,6 +26,5 @@ if [ ! -f "$R/$NAME/done" ]; then
 fi
 # The adapter at the end of the budget (not the best by validation: equal footing is equal time).
 [ -f training/repro/results/$NAME.json ] && { echo "$NAME: done (training/repro/results/$NAME.json)"; exit 0; }
-$SAC eval --adapter "$R/$NAME" --data $D/SQuAD-dev.jsonl.gz $D/DROP.jsonl.gz --limit 300 \
-  --json training/repro/results/$NAME.json --predictions "$R/$NAME/predictions.jsonl" > training/repro/results/$NAME.md
+SAC=$SAC training/repro/reference.sh "$NAME" --adapter "$R/$NAME" --predictions "$R/$NAME/predictions.jsonl"
 cp "$R/$NAME/train_log.jsonl" training/repro/results/$NAME.train_log.jsonl

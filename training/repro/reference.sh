@@ -1,6 +1,7 @@
 #!/bin/bash
-# A reference row of the reproduction (issue 23), evaluated without training here, on the same
-# questions as the arms (the first 300 of SQuAD-dev and DROP):
+# One row of the reproduction (issue 23) evaluated on the arms' questions (the first 300 of
+# SQuAD-dev and DROP): what arm.sh runs after training, and the reference rows, which train
+# nothing here:
 #   training/repro/reference.sh full --adapter training/ab/runs/teacher-full   (the campaign's full adapter)
 #   training/repro/reference.sh tokens5 --method tokens --ratio 5              (anchor tokens as text)
 # Writes training/repro/results/NAME.{json,md}; skipped once the report exists.
