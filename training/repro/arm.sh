@@ -16,6 +16,8 @@ NAME=$1; shift
 M=${MINUTES:-40}; DM=${DECAY_MINUTES:-$(awk "BEGIN { print $M * 0.3 }")}
 SAC=${SAC:-.build/release/sac}; R=${RUNS:-runs}/repro; D=../shared/data/mrqa
 mkdir -p "$R" training/repro/results
+# Between arms, wait while $R/PAUSE exists (so that other CPU work does not run beside a timed arm).
+while [ -f "$R/PAUSE" ]; do sleep 15; done
 if [ ! -f "$R/$NAME/done" ]; then
   $SAC train --objective qa --data $D/SQuAD-train.jsonl.gz --steps 3000 --batch 8 --lr 5e-4 --warmup 20 \
     --lora-rank 48 --lora-alpha 96 --lora-targets k_proj,v_proj --seed 0 \

@@ -9,6 +9,8 @@ cd "$(dirname "$0")/../.."
 NAME=$1; OBJ=$2
 SAC=${SAC:-.build/release/sac}; R=${RUNS:-runs}/repro; T=../shared/data/text
 mkdir -p "$R"
+# Between arms, wait while $R/PAUSE exists (so that other CPU work does not run beside a timed arm).
+while [ -f "$R/PAUSE" ]; do sleep 15; done
 if [ ! -f "$R/$NAME-pre/done" ]; then
   $SAC train --objective "$OBJ" --method sac --ratio 5 \
     --data $T/us-state-of-the-union.txt $T/us-inaugural-addresses.txt ../shared/data/mrqa/SQuAD-train.jsonl.gz \

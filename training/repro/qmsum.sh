@@ -13,6 +13,8 @@ NAME=$1; shift
 M=${MINUTES:-40}; DM=${DECAY_MINUTES:-$(awk "BEGIN { print $M * 0.3 }")}
 SAC=${SAC:-.build/release/sac}; R=${RUNS:-runs}/repro; Q=../shared/data/qmsum; C=${CONTEXT:-7000}
 mkdir -p "$R" training/repro/results
+# Between arms, wait while $R/PAUSE exists (so that other CPU work does not run beside a timed arm).
+while [ -f "$R/PAUSE" ]; do sleep 15; done
 OUT=training/repro/results/qmsum-$NAME
 [ -f $OUT.json ] && { echo "qmsum-$NAME: done ($OUT.json)"; exit 0; }
 if [ "$NAME" = frozen ]; then
