@@ -190,40 +190,12 @@ struct PanelJob {
     /// Token `t`, row `r` at `y[t · rows + r]`.
     var y: UnsafeMutablePointer<Float>
     var rows: Int
-    /// The blocks of columns this call reads: from `acc = 0` when it starts at 0, else from
-    /// the partial sums a previous pass left in `y`.
-    var blocks: Range<Int> = 0..<0
 }
 
 enum PanelKernel {
-    /// Blocks of columns a pass reads when a row has more than `maxPassBlocks` and at least 4
-    /// tokens are multiplied: 4 tokens' `x` over 1,536 columns (24 KB) and a group's panel
-    /// blocks (7.7 KB) would fill the 32 KB L1 together, so wide matrices (down_proj) are
-    /// walked in passes of about 16 blocks (8 KB of `x`), the accumulators kept in `y` between
-    /// passes. The arithmetic is unchanged: `acc` is stored and reloaded exactly.
-    static let maxPassBlocks = 24
-    static let passBlocks = 16
-
-    /// The blocks `0 ..< nb` in passes: `[0 ..< nb]` unless the rows are wide and at least 4
-    /// tokens are multiplied, else about `passBlocks` blocks a pass, in order.
-    static func passes(nb: Int, tokens: Int) -> [Range<Int>] {
-        guard nb > maxPassBlocks, tokens >= 4 else { return [0..<nb] }
-        let n = (nb + passBlocks - 1) / passBlocks, size = (nb + n - 1) / n
-        return stride(from: 0, to: nb, by: size).map { $0..<min(nb, $0 + size) }
-    }
-
-    /// The groups `range` against every token, the column passes in order (`passes`); within
-    /// a pass, 4 tokens a call while at least 4 are left, then 3 (one group a call), 2 (two
-    /// groups a call) or 1 (four groups a call).
+    /// The groups `range` against every token: 4 tokens a call while at least 4 are left,
+    /// then 3 (one group a call), 2 (two groups a call) or 1 (four groups a call).
     static func groups<D: PanelDecoder>(_ d: D.Type, _ job: PanelJob, _ range: Range<Int>, tokens: Int) {
-        for blocks in passes(nb: job.nb, tokens: tokens) {
-            groups(d, job, range, tokens: tokens, blocks: blocks)
-        }
-    }
-
-    static func groups<D: PanelDecoder>(_ d: D.Type, _ job: PanelJob, _ range: Range<Int>, tokens: Int, blocks: Range<Int>) {
-        var job = job
-        job.blocks = blocks
         var t0 = 0
         while t0 < tokens {
             let left = tokens - t0
@@ -260,18 +232,8 @@ enum PanelKernel {
         let gb = job.groupBytes, bb = D.blockBytes, nb = job.nb, cols = job.cols
         let w = job.w + g * gb
         let x = job.x + t0 * cols
-        @inline(__always) func load(_ i: Int) -> SIMD8<Float> {
-            if job.blocks.lowerBound == 0 { return SIMD8<Float>() }
-            let row0 = 8 * (g + i / tn)
-            let y = job.y + (t0 + i % tn) * job.rows + row0
-            if row0 + 8 <= job.rows { return UnsafeRawPointer(y).loadUnaligned(as: SIMD8<Float>.self) }
-            var acc = SIMD8<Float>()
-            for r in 0..<(job.rows - row0) { acc[r] = y[r] }
-            return acc
-        }
-        var c0 = load(0), c1 = n > 1 ? load(1) : SIMD8<Float>(), c2 = n > 2 ? load(2) : SIMD8<Float>()
-        var c3 = n > 3 ? load(3) : SIMD8<Float>()
-        for b in job.blocks {
+        var c0 = SIMD8<Float>(), c1 = SIMD8<Float>(), c2 = SIMD8<Float>(), c3 = SIMD8<Float>()
+        for b in 0..<nb {
             let blk = w + b * bb
             let xb = x + 32 * b
             var lo0 = SIMD8<Float>(), lo1 = SIMD8<Float>(), lo2 = SIMD8<Float>(), lo3 = SIMD8<Float>()

@@ -32,9 +32,8 @@ import Testing
         for f in QuantFormat.allCases {
             var worst = 0.0
             // Row counts below, at and past a group of 8 and of four groups; 1…9 tokens cover
-            // every kernel shape (4×1 … 1×4) and their remainders; 1,536 and 1,600 columns are
-            // read in passes of 16 and 13 blocks from 4 tokens on (`PanelKernel.passes`).
-            for (rows, cols) in [(1, 32), (7, 96), (8, 64), (37, 160), (130, 576), (37, 1536), (13, 1600)] {
+            // every kernel shape (4×1 … 1×4) and their remainders.
+            for (rows, cols) in [(1, 32), (7, 96), (8, 64), (37, 160), (130, 576)] {
                 let (p, w) = try Self.random(f, rows: rows, cols: cols, &rng)
                 #expect(p.groups == (rows + 7) / 8)
                 for tokens in [1, 2, 3, 4, 5, 6, 7, 9] {
@@ -59,9 +58,8 @@ import Testing
         let saved = Parallel.threads
         defer { Parallel.threads = saved }
         var rng = SplitMix64(seed: 0x9A4E_0002)
-        for (f, rows, cols) in QuantFormat.allCases.map({ ($0, 1031, 576) }) + [(.q4_1, 77, 1600)] {
-            // 1031 rows: 129 groups, split over threads with ragged ends; 1,600 columns: read
-            // in column passes from 4 tokens on, in one pass below.
+        for f in QuantFormat.allCases {
+            let rows = 1031, cols = 576  // 129 groups: split over threads with ragged ends
             let (p, _) = try Self.random(f, rows: rows, cols: cols, &rng)
             let tokens = 11
             let x = Self.input(tokens * cols, &rng)
@@ -101,16 +99,6 @@ import Testing
             for v in a.data { scale = max(scale, abs(v)) }
             for i in 0..<a.data.count { #expect(abs(a.data[i] - b.data[i]) <= 1e-5 * scale, "\(f) at \(i)") }
         }
-    }
-
-    /// Wide rows are read in passes of about 16 blocks, in order and covering every block,
-    /// only when at least 4 tokens share them.
-    @Test func columnPasses() {
-        #expect(PanelKernel.passes(nb: 18, tokens: 16) == [0..<18])
-        #expect(PanelKernel.passes(nb: 48, tokens: 3) == [0..<48])
-        #expect(PanelKernel.passes(nb: 48, tokens: 4) == [0..<16, 16..<32, 32..<48])
-        #expect(PanelKernel.passes(nb: 50, tokens: 9) == [0..<13, 13..<26, 26..<39, 39..<50])
-        #expect(PanelKernel.passes(nb: 25, tokens: 4) == [0..<13, 13..<25])
     }
 
     @Test func tensorShapesAndErrors() throws {
