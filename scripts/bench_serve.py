@@ -12,6 +12,7 @@ Measures against a running server (--url), or starts one itself on a free port w
     first token.
 
 Usage: python3 scripts/bench_serve.py [--url http://127.0.0.1:8080] [--reps 5] [--max-tokens 16]
+       python3 scripts/bench_serve.py --throughput-only --clients 1,16 --per-client 8   (longer, steadier throughput runs)
 Standard library only; builds nothing (run `swift build -c release` first when it starts the server).
 """
 import argparse, json, os, statistics, subprocess, sys, tempfile, threading, time, urllib.error, urllib.request
@@ -84,6 +85,10 @@ def main():
     ap.add_argument("--sac", default=SAC, help="the sac executable (when the script starts the server)")
     ap.add_argument("--clients", default="1,4,16,64", type=lambda v: [int(x) for x in v.split(",")],
                     help="concurrent client counts for the throughput table (default 1,4,16,64)")
+    ap.add_argument("--per-client", type=int, default=0,
+                    help="questions each client asks in a row in the throughput table (default max(2, 32 / clients))")
+    ap.add_argument("--throughput-only", action="store_true",
+                    help="skip the compress and single-answer latency tables (throughput against a fresh 5x memory only)")
     args = ap.parse_args()
     server = None
     url = args.url
@@ -108,9 +113,9 @@ def run(url, args):
 
     # Compress latency: fresh texts (a unique suffix defeats the store's de-duplication).
     memory = {}
-    for ratio in ratios:
+    for ratio in ratios[:1] if args.throughput_only else ratios:
         server_ms, client_ms = [], []
-        for i in range(args.reps + 1):
+        for i in range(1 if args.throughput_only else args.reps + 1):
             status, body, _, secs = post(url + "/v1/contexts", {"text": f"{text}\n\n[{stamp}-{i}]", "ratio": ratio})
             assert status == 201, (status, body)
             if i == 0:
@@ -118,6 +123,8 @@ def run(url, args):
                 continue  # warm-up
             server_ms.append(body["compress_ms"])
             client_ms.append(secs * 1000)
+        if args.throughput_only:
+            continue
         results[f"compress_{ratio}x"] = {"tokens": memory[ratio]["tokens"], "carriers": memory[ratio]["carriers"],
                                          "server_ms": median(server_ms), "round_trip_ms": median(client_ms)}
 
@@ -144,15 +151,16 @@ def run(url, args):
         return {"first_token_ms": median(ttft), "total_ms": median(total), "tokens": median(tokens),
                 "ms_per_token_after_first": median([(t - f) / max(1, n - 1) for t, f, n in zip(total, ttft, tokens)])}
 
-    for ratio in ratios:
-        results[f"answer_{ratio}x"] = answers(ratio)
-    results["answer_full_context"] = answers("full")
+    if not args.throughput_only:
+        for ratio in ratios:
+            results[f"answer_{ratio}x"] = answers(ratio)
+        results["answer_full_context"] = answers("full")
 
     # Throughput: streamed answers against the first ratio's memory, every client asking
-    # max(2, 32 / clients) questions in a row.
+    # --per-client (default max(2, 32 / clients)) questions in a row.
     mid = memory[ratios[0]]["id"]
     for clients in args.clients:
-        per_client = max(2, 32 // clients)
+        per_client = args.per_client or max(2, 32 // clients)
         done, lock = [], threading.Lock()
 
         def client(k):
@@ -185,6 +193,8 @@ def run(url, args):
 
 
 def print_table(r, ratios):
+    if "answer_full_context" not in r:  # --throughput-only
+        return print_throughput(r)
     print("\n| | tokens → carriers | first token (ms) | total (ms) | tokens generated |")
     print("|---|---:|---:|---:|---:|")
     for ratio in ratios:
@@ -196,6 +206,10 @@ def print_table(r, ratios):
         print(f"| answer from the stored {ratio}x memory | | {a['first_token_ms']:.0f} | {a['total_ms']:.0f} | {a['tokens']:.0f} |")
     a = r["answer_full_context"]
     print(f"| answer with the full context in the prompt | | {a['first_token_ms']:.0f} | {a['total_ms']:.0f} | {a['tokens']:.0f} |")
+    print_throughput(r)
+
+
+def print_throughput(r):
     print("\n| concurrent clients | requests/s | generated tokens/s | median latency (ms) | p95 latency (ms) | median first token (ms) | ok / requests |")
     print("|---:|---:|---:|---:|---:|---:|---:|")
     for key in sorted((k for k in r if k.startswith("throughput_")), key=lambda k: int(k.split("_")[1])):

@@ -16,6 +16,25 @@ public struct AnswerResult: Sendable {
     public var finish: FinishReason
 }
 
+/// The keys and values of the rows every question from one memory starts with (`[LM]` and
+/// the template's `"\n### Question:\n"`), read once by `MemoryDecoder.readPrefix` and put
+/// after the memory's own rows by `startReading(memory:prefix:tokens:…)`: what the server
+/// keeps beside each memory it serves, so that a question reads its own rows only. Valid
+/// with the memory it was read from only (checked by method, carriers and decoder start).
+public struct MemoryPrefix: Sendable {
+    /// The tokens read after `[LM]`.
+    public let tokens: [Int32]
+    /// Keys and values of the rows read after the memory's own (ICAE: of its embeddings too).
+    let rows: PrefixKV
+    /// The position the first row after the prefix gets.
+    let nextPosition: Int32
+    let method: CompressionMethod
+    let carriers: Int
+    let decoderStart: Int32
+    /// Bytes of keys and values held.
+    public var byteCount: Int { 4 * 2 * rows.keys.reduce(0) { $0 + $1.count } }
+}
+
 /// The frozen decoder: the base model, adapters off, reading a compressed memory as a prefix
 /// (KV methods) or as leading input embeddings (ICAE), then `[LM]` and the question, and
 /// generating greedily.
@@ -107,6 +126,65 @@ public struct MemoryDecoder: Sendable {
     ) throws -> Started {
         try begin(memory: memory, tokens: tokens, maxTokens: maxTokens, stopTokens: stopTokens, sampler: sampler, file: file,
                   tokensName: tokensName) { $0 <= MemoryDecoder.loopPromptLimit }
+    }
+
+    /// Reads the rows that every question from `memory` starts with, once: the memory's
+    /// `[LM]` (after ICAE's memory embeddings) and `tokens` (`QAPrompt.questionPrefix`), in
+    /// the decode loop's chunks as `startReading` would. `startReading(memory:prefix:tokens:…)`
+    /// then reads only a question's own rows after them. For KV methods the keys and values
+    /// are bit for bit those a question reading these rows itself computes (each row's
+    /// products and attention depend on that row and the rows before it only), so answers do
+    /// not change; a memory read at once (ICAE's, longer than `loopPromptLimit` rows) can
+    /// differ in the last bits, as `start` and `startReading` do.
+    /// - Throws: as `startReading`, for a memory of another model or shape or a bad token id.
+    public func readPrefix(memory: CompressedMemory, tokens: [Int32], file: String = "memory") throws -> MemoryPrefix {
+        let s = try startReading(memory: memory, tokens: tokens, maxTokens: 1, stopTokens: [], file: file, tokensName: "prefix")
+        var states = [s.state]
+        while states[0].isReadingPrompt { try model.decodeStep(&states) }
+        let cache = states[0].cache, skip = memory.count
+        var keys: [[Float]] = [], values: [[Float]] = []
+        for l in 0..<cache.layers {
+            cache.withRows(layer: l) { k, v in
+                keys.append(Array(k[(skip * cache.kvDim)...]))
+                values.append(Array(v[(skip * cache.kvDim)...]))
+            }
+        }
+        return MemoryPrefix(tokens: tokens, rows: PrefixKV(keys: keys, values: values, count: cache.count - skip),
+                            nextPosition: cache.nextPosition, method: memory.method, carriers: memory.carriers,
+                            decoderStart: memory.decoderStart)
+    }
+
+    /// `startReading` for `memory` and a prompt that starts with `prefix.tokens`, whose rows
+    /// `prefix` (from `readPrefix` on this memory) already holds: puts the memory's keys and
+    /// values and the prefix's in a new cache, and leaves `tokens`, the rest of the prompt, to
+    /// the decode loop. Gives what `startReading(memory:tokens: prefix.tokens + tokens)` gives,
+    /// for a fraction of the rows.
+    /// - Throws: `CompressionError.invalidOption` for a prefix read from another memory (another
+    ///   method, carrier count or decoder start), for no `tokens`, or a token id outside the
+    ///   vocabulary; as `startReading` for the memory.
+    public func startReading(
+        memory: CompressedMemory, prefix: MemoryPrefix, tokens: [Int32], maxTokens: Int, stopTokens: Set<Int32>,
+        sampler: Sampler = .greedy, file: String = "memory", tokensName: String = "tokens"
+    ) throws -> Started {
+        let c = model.config
+        try check(memory, file: file)
+        guard prefix.method == memory.method, prefix.carriers == memory.carriers, prefix.decoderStart == memory.decoderStart,
+              prefix.rows.fits(c) else {
+            throw CompressionError.invalidOption(option: "prefix", detail: "read from another memory than \(file)")
+        }
+        guard !tokens.isEmpty else { throw CompressionError.emptyInput(what: tokensName) }
+        if let bad = tokens.first(where: { $0 < 0 || Int($0) >= c.vocabSize }) {
+            throw CompressionError.invalidOption(option: tokensName, detail: "token id \(bad) outside the vocabulary")
+        }
+        let t0 = Date()
+        let cache = model.makeCache(capacity: memory.count + prefix.rows.count + tokens.count + maxTokens + 2)
+        try cache.append(memory)
+        try cache.append(prefix.rows)
+        cache.nextPosition = prefix.nextPosition
+        let state = try DecodeState(prompt: model.embed(tokens), hidden: c.hiddenSize, cache: cache, maxTokens: maxTokens,
+                                    sampler: sampler, stopTokens: stopTokens)
+        return Started(state: state, promptTokens: prefix.rows.count + tokens.count,
+                       prefillSeconds: Date().timeIntervalSince(t0))
     }
 
     /// `generate` up to the decode loop: checks `memory` and `tokens`, and reads them.

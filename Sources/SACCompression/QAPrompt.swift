@@ -35,9 +35,12 @@ public struct QAPrompt: Sendable {
 
     /// Q = tok("\n### Question:\n") + tok(question) + tok("\n### Answer:\n").
     public func question(_ text: String) -> [Int32] {
-        tokenizer.encode("\n### Question:\n", addSpecialTokens: false) + tokenizer.encode(text, addSpecialTokens: false)
-            + tokenizer.encode("\n### Answer:\n", addSpecialTokens: false)
+        questionPrefix + tokenizer.encode(text, addSpecialTokens: false) + tokenizer.encode("\n### Answer:\n", addSpecialTokens: false)
     }
+
+    /// tok("\n### Question:\n"): how every `question(_:)` starts (the pieces are tokenized
+    /// separately), so that its rows can be read once per memory (`MemoryDecoder.readPrefix`).
+    public var questionPrefix: [Int32] { tokenizer.encode("\n### Question:\n", addSpecialTokens: false) }
 
     /// A = tok(answer) + [EOS].
     public func answer(_ text: String) -> [Int32] {

@@ -88,8 +88,16 @@ final class Engine: @unchecked Sendable {
         let q = prompt.question(question)
         try checkLength(memory.carriers + q.count + maxTokens + 2, field: "question")
         let t0 = Date()
-        let started = try decoder.startReading(memory: memory, tokens: q, maxTokens: maxTokens, stopTokens: stopTokens,
-                                        file: "memory \(record.id)", tokensName: "question")
+        // The template's start was read once for this memory: the question reads its own rows.
+        let started: MemoryDecoder.Started
+        if let prefix = try questionPrefix(record, memory) {
+            started = try decoder.startReading(memory: memory, prefix: prefix, tokens: Array(q.dropFirst(prefix.tokens.count)),
+                                               maxTokens: maxTokens, stopTokens: stopTokens,
+                                               file: "memory \(record.id)", tokensName: "question")
+        } else {
+            started = try decoder.startReading(memory: memory, tokens: q, maxTokens: maxTokens, stopTokens: stopTokens,
+                                               file: "memory \(record.id)", tokensName: "question")
+        }
         onStart()
         let prompt = self.prompt
         return job(started, since: t0, onToken: onToken) { prompt.text($0) }
@@ -164,6 +172,19 @@ final class Engine: @unchecked Sendable {
         return (record, m)
     }
 
+    /// The rows of `[LM]` and `QAPrompt.questionPrefix` after memory `record`, read once and
+    /// kept beside the memory in the cache (`MemoryDecoder.readPrefix`); nil when the cache
+    /// cannot keep them (a question then reads them itself).
+    func questionPrefix(_ record: StoredMemory, _ memory: CompressedMemory) throws -> MemoryPrefix? {
+        if let p = cache.prefix(record) { return p }
+        let tokens = prompt.questionPrefix, c = model.config
+        let rows = (memory.method.usesKV ? 0 : memory.carriers) + 1 + tokens.count
+        guard memory.byteCount + 2 * 4 * c.numLayers * c.kvDim * rows <= cache.budget else { return nil }
+        let p = try decoder.readPrefix(memory: memory, tokens: tokens, file: "memory \(record.id)")
+        cache.put(record, memory, prefix: p)
+        return p
+    }
+
     /// 422 when a sequence of `tokens` would not fit the model's context window.
     private func checkLength(_ tokens: Int, field: String) throws {
         let limit = model.config.maxPositionEmbeddings
@@ -185,11 +206,12 @@ public struct ServerSetupError: Error, CustomStringConvertible, Sendable {
     public init(_ d: String) { description = d }
 }
 
-/// Memories recently read from the store, by id and file checksum, least recently used
-/// evicted beyond `budget` bytes. Used on the model thread only.
+/// Memories recently read from the store, by id and file checksum, each with its question
+/// prefix once read (`Engine.questionPrefix`), least recently used evicted beyond `budget`
+/// bytes. Used on the model thread only.
 final class MemoryCache {
     let budget: Int
-    private var entries: [String: (sha: String, memory: CompressedMemory, bytes: Int, used: UInt64)] = [:]
+    private var entries: [String: (sha: String, memory: CompressedMemory, prefix: MemoryPrefix?, bytes: Int, used: UInt64)] = [:]
     private var bytes = 0
     private var clock: UInt64 = 0
 
@@ -202,8 +224,16 @@ final class MemoryCache {
         return e.memory
     }
 
-    func put(_ r: StoredMemory, _ m: CompressedMemory) {
-        let size = m.byteCount
+    /// The question prefix kept with memory `r`, if read.
+    func prefix(_ r: StoredMemory) -> MemoryPrefix? {
+        guard let e = entries[r.id], e.sha == r.fileSha256 else { return nil }
+        return e.prefix
+    }
+
+    /// Keeps `m` (and its question prefix `prefix`) for `r`, evicting the least recently used
+    /// beyond the budget; nothing is kept when they alone exceed it.
+    func put(_ r: StoredMemory, _ m: CompressedMemory, prefix: MemoryPrefix? = nil) {
+        let size = m.byteCount + (prefix?.byteCount ?? 0)
         guard size <= budget else { return }
         if let old = entries.removeValue(forKey: r.id) { bytes -= old.bytes }
         while bytes + size > budget, let oldest = entries.min(by: { $0.value.used < $1.value.used }) {
@@ -211,7 +241,7 @@ final class MemoryCache {
             entries.removeValue(forKey: oldest.key)
         }
         clock += 1
-        entries[r.id] = (r.fileSha256, m, size, clock)
+        entries[r.id] = (r.fileSha256, m, prefix, size, clock)
         bytes += size
     }
 }

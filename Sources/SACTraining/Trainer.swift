@@ -16,6 +16,8 @@ public struct TrainingProgress: Sendable, Codable {
     /// Encoder + decoder tokens per second over this update.
     public var tokensPerSecond: Double
     public var elapsedSeconds: Double
+    /// Seconds to the end: the steps left at this sitting's pace, or the training-time budget
+    /// left (`maxTrainSeconds`), whichever is less. Validations not counted.
     public var etaSeconds: Double
     /// With a teacher: the update's plain cross-entropy (token mean), KL divergence and
     /// hidden-state error (row means), unweighted.
@@ -249,10 +251,13 @@ public final class Trainer {
             sittingSeconds += seconds
             trainSeconds += seconds
             let perStep = sittingSeconds / Double(step - firstStep)
+            // The end is the step limit or the training-time budget, whichever comes first.
+            var eta = perStep * Double(config.steps - step)
+            if config.maxTrainSeconds > 0 { eta = min(eta, max(0, config.maxTrainSeconds - trainSeconds)) }
             var p = TrainingProgress(
                 step: step, steps: config.steps, loss: loss, lr: optimizer.lr, gradNorm: norm,
                 tokensPerSecond: Double(tokens) / max(1e-9, seconds), elapsedSeconds: sittingSeconds,
-                etaSeconds: perStep * Double(config.steps - step), validLoss: nil)
+                etaSeconds: eta, validLoss: nil)
             p.trainSeconds = trainSeconds
             if teacher != nil { p.ce = terms.ce; p.kl = terms.kl; p.hiddenError = terms.hidden }
             var improved = false

@@ -77,6 +77,52 @@ import Testing
         }
     }
 
+    /// A question read after its memory's prefix (`readPrefix`, what the server keeps per
+    /// memory) fills the cache with exactly the rows it gets reading the whole prompt itself,
+    /// and decodes the same tokens; a prefix from another memory is refused.
+    @Test func questionPrefixGivesTheSameRows() throws {
+        let model = try Tiny.model()
+        let decoder = MemoryDecoder(model: model)
+        let head: [Int32] = [4, 5, 6], rest: [Int32] = [7, 8, 9, 10]
+        func read(_ s: MemoryDecoder.Started) throws -> (rows: KVCache, tokens: [Int32]) {
+            var states = [s.state]
+            while states[0].isReadingPrompt { try model.decodeStep(&states) }
+            let rows = states[0].cache.copy()
+            while states[0].finish == nil { try model.decodeStep(&states) }
+            return (rows, states[0].decoded.tokens)
+        }
+        for method in [CompressionMethod.sac, .icae] {
+            let comp = try Compressor(model: model, settings: CompressorSettings(
+                method: method, ratio: 3, chunkSize: 10, lora: LoRAConfig(rank: 2, alpha: 4)))
+            try Tiny.perturbLoRA(comp)
+            let mem = try comp.compress(Tiny.ids(25, seed: 5))
+            let prefix = try decoder.readPrefix(memory: mem, tokens: head)
+            #expect(prefix.tokens == head && prefix.byteCount > 0)
+            let whole = try decoder.startReading(memory: mem, tokens: head + rest, maxTokens: 6, stopTokens: [])
+            let split = try decoder.startReading(memory: mem, prefix: prefix, tokens: rest, maxTokens: 6, stopTokens: [])
+            #expect(split.promptTokens == whole.promptTokens && split.state.isReadingPrompt)
+            let a = try read(whole), b = try read(split)
+            #expect(a.rows.count == b.rows.count && a.rows.nextPosition == b.rows.nextPosition)
+            for l in 0..<a.rows.layers {
+                let x = a.rows.layer(l), y = b.rows.layer(l)
+                #expect(x.keys.map(\.bitPattern) == y.keys.map(\.bitPattern), "\(method) layer \(l): keys")
+                #expect(x.values.map(\.bitPattern) == y.values.map(\.bitPattern), "\(method) layer \(l): values")
+            }
+            #expect(a.tokens == b.tokens && a.tokens.count == 6, "\(method)")
+
+            let other = try comp.compress(Tiny.ids(40, seed: 6))
+            #expect(throws: CompressionError.self) {
+                _ = try decoder.startReading(memory: other, prefix: prefix, tokens: rest, maxTokens: 6, stopTokens: [])
+            }
+            #expect(throws: CompressionError.self) {
+                _ = try decoder.startReading(memory: mem, prefix: prefix, tokens: [], maxTokens: 6, stopTokens: [])
+            }
+            #expect(throws: CompressionError.self) {
+                _ = try decoder.startReading(memory: mem, prefix: prefix, tokens: [99], maxTokens: 6, stopTokens: [])
+            }
+        }
+    }
+
     @Test func lengthAndCancelEndTheLoop() throws {
         let model = try Tiny.model()
         let decoder = MemoryDecoder(model: model)

@@ -136,16 +136,25 @@ extension LlamaModel {
         project(layer.qProj, .qProj, layer: l, hq, rows: R, A.q.pointer, scratch: s, lora: lora, into: A, rowwise: rowwise)
         A.attn.resize(R * qDim); A.lse.resize(c.numHeads * R)
         if keepProbabilities { A.probs.resize(c.numHeads * R * (segments[0].kv.prefix + T)) }
-        for g in segments {
+        let qp = A.q.pointer, ap = A.attn.pointer, lp = A.lse.pointer, pp = A.probs.pointer
+        @inline(__always) func attend(_ g: LayerSegment) {
             let q0 = single ? 0 : g.rows.lowerBound, n = single ? R : g.rows.count
-            rope.apply(A.q.pointer + q0 * qDim, tokens: n, heads: c.numHeads, positions: single ? qPositions : g.positions)
+            rope.apply(qp + q0 * qDim, tokens: n, heads: c.numHeads, positions: single ? qPositions : g.positions)
             let dims = AttentionDims(
                 queries: n, keys: g.kv.prefix + g.rows.count, heads: c.numHeads, kvHeads: c.numKVHeads, headDim: c.headDim)
             Attention.forward(
-                q: A.q.pointer + q0 * qDim, ldq: qDim, k: g.kv.keys, ldk: kvd, v: g.kv.values, ldv: kvd,
-                out: A.attn.pointer + q0 * qDim, ldo: qDim, lse: single ? A.lse.pointer : nil, dims: dims, mask: g.mask,
-                probabilities: keepProbabilities ? A.probs.pointer : nil)
+                q: qp + q0 * qDim, ldq: qDim, k: g.kv.keys, ldk: kvd, v: g.kv.values, ldv: kvd,
+                out: ap + q0 * qDim, ldo: qDim, lse: single ? lp : nil, dims: dims, mask: g.mask,
+                probabilities: keepProbabilities ? pp : nil)
         }
+        // Batched decoding: the sequences' one-row segments (a single-threaded kernel each)
+        // are spread over the threads, the others (prompt chunks) thread their own attention.
+        // Each segment's arithmetic is the same either way.
+        let oneRow = single ? [] : segments.filter { $0.rows.count == 1 }
+        if oneRow.count > 1 {
+            Parallel.forRanges(oneRow.count) { range in for i in range { attend(oneRow[i]) } }
+        }
+        for g in segments where oneRow.count <= 1 || g.rows.count != 1 { attend(g) }
         project(layer.oProj, .oProj, layer: l, A.attn.pointer, rows: R, tmp.pointer, scratch: s, lora: lora, into: A, rowwise: rowwise)
         if let rows = queryRows {
             // The residual stream keeps the query rows only (rows[i] ≥ i: an in-place forward copy is safe).
