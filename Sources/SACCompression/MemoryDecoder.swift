@@ -32,7 +32,10 @@ public struct MemoryPrefix: Sendable {
     let carriers: Int
     let decoderStart: Int32
     /// Bytes of keys and values held.
-    public var byteCount: Int { 4 * 2 * rows.keys.reduce(0) { $0 + $1.count } }
+    public var byteCount: Int { Self.byteCount(rows: rows.count, layers: rows.layers, kvDim: rows.kvDim) }
+
+    /// Bytes of the Float32 keys and values of `rows` rows (what a prefix of that many rows holds).
+    public static func byteCount(rows: Int, layers: Int, kvDim: Int) -> Int { 2 * 4 * rows * layers * kvDim }
 }
 
 /// The frozen decoder: the base model, adapters off, reading a compressed memory as a prefix
@@ -158,14 +161,18 @@ public struct MemoryDecoder: Sendable {
     /// `prefix` (from `readPrefix` on this memory) already holds: puts the memory's keys and
     /// values and the prefix's in a new cache, and leaves `tokens`, the rest of the prompt, to
     /// the decode loop. Gives what `startReading(memory:tokens: prefix.tokens + tokens)` gives,
-    /// for a fraction of the rows.
+    /// for a fraction of the rows. A nil `prefix` is that plain `startReading` of `tokens`.
     /// - Throws: `CompressionError.invalidOption` for a prefix read from another memory (another
     ///   method, carrier count or decoder start), for no `tokens`, or a token id outside the
     ///   vocabulary; as `startReading` for the memory.
     public func startReading(
-        memory: CompressedMemory, prefix: MemoryPrefix, tokens: [Int32], maxTokens: Int, stopTokens: Set<Int32>,
+        memory: CompressedMemory, prefix: MemoryPrefix?, tokens: [Int32], maxTokens: Int, stopTokens: Set<Int32>,
         sampler: Sampler = .greedy, file: String = "memory", tokensName: String = "tokens"
     ) throws -> Started {
+        guard let prefix else {
+            return try startReading(memory: memory, tokens: tokens, maxTokens: maxTokens, stopTokens: stopTokens,
+                                    sampler: sampler, file: file, tokensName: tokensName)
+        }
         let c = model.config
         try check(memory, file: file)
         guard prefix.method == memory.method, prefix.carriers == memory.carriers, prefix.decoderStart == memory.decoderStart,
@@ -173,9 +180,7 @@ public struct MemoryDecoder: Sendable {
             throw CompressionError.invalidOption(option: "prefix", detail: "read from another memory than \(file)")
         }
         guard !tokens.isEmpty else { throw CompressionError.emptyInput(what: tokensName) }
-        if let bad = tokens.first(where: { $0 < 0 || Int($0) >= c.vocabSize }) {
-            throw CompressionError.invalidOption(option: tokensName, detail: "token id \(bad) outside the vocabulary")
-        }
+        try checkVocabulary(tokens, name: tokensName)
         let t0 = Date()
         let cache = model.makeCache(capacity: memory.count + prefix.rows.count + tokens.count + maxTokens + 2)
         try cache.append(memory)
@@ -205,9 +210,7 @@ public struct MemoryDecoder: Sendable {
     ) throws -> Started {
         let c = model.config
         if let memory { try check(memory, file: file) }
-        if let bad = tokens.first(where: { $0 < 0 || Int($0) >= c.vocabSize }) {
-            throw CompressionError.invalidOption(option: tokensName, detail: "token id \(bad) outside the vocabulary")
-        }
+        try checkVocabulary(tokens, name: tokensName)
         let t0 = Date()
         let cache = model.makeCache(capacity: (memory?.carriers ?? 0) + tokens.count + maxTokens + 2)
         let input = try memory.map { try prompt(memory: $0, tokens: tokens, cache: cache) }
@@ -224,6 +227,13 @@ public struct MemoryDecoder: Sendable {
             state = DecodeState(logits: logits, cache: cache, maxTokens: maxTokens, sampler: sampler, stopTokens: stopTokens)
         }
         return Started(state: state, promptTokens: rows, prefillSeconds: Date().timeIntervalSince(t0))
+    }
+
+    /// Throws `CompressionError.invalidOption` (naming `name`) for a token id outside the vocabulary.
+    private func checkVocabulary(_ tokens: [Int32], name: String) throws {
+        if let bad = tokens.first(where: { $0 < 0 || Int($0) >= model.config.vocabSize }) {
+            throw CompressionError.invalidOption(option: name, detail: "token id \(bad) outside the vocabulary")
+        }
     }
 
     /// Throws unless `memory` is from this decoder's model and has its shape.

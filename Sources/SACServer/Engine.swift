@@ -89,15 +89,10 @@ final class Engine: @unchecked Sendable {
         try checkLength(memory.carriers + q.count + maxTokens + 2, field: "question")
         let t0 = Date()
         // The template's start was read once for this memory: the question reads its own rows.
-        let started: MemoryDecoder.Started
-        if let prefix = try questionPrefix(record, memory) {
-            started = try decoder.startReading(memory: memory, prefix: prefix, tokens: Array(q.dropFirst(prefix.tokens.count)),
+        let prefix = try questionPrefix(record, memory)
+        let started = try decoder.startReading(memory: memory, prefix: prefix, tokens: Array(q.dropFirst(prefix?.tokens.count ?? 0)),
                                                maxTokens: maxTokens, stopTokens: stopTokens,
                                                file: "memory \(record.id)", tokensName: "question")
-        } else {
-            started = try decoder.startReading(memory: memory, tokens: q, maxTokens: maxTokens, stopTokens: stopTokens,
-                                               file: "memory \(record.id)", tokensName: "question")
-        }
         onStart()
         let prompt = self.prompt
         return job(started, since: t0, onToken: onToken) { prompt.text($0) }
@@ -179,7 +174,9 @@ final class Engine: @unchecked Sendable {
         if let p = cache.prefix(record) { return p }
         let tokens = prompt.questionPrefix, c = model.config
         let rows = (memory.method.usesKV ? 0 : memory.carriers) + 1 + tokens.count
-        guard memory.byteCount + 2 * 4 * c.numLayers * c.kvDim * rows <= cache.budget else { return nil }
+        guard memory.byteCount + MemoryPrefix.byteCount(rows: rows, layers: c.numLayers, kvDim: c.kvDim) <= cache.budget else {
+            return nil
+        }
         let p = try decoder.readPrefix(memory: memory, tokens: tokens, file: "memory \(record.id)")
         cache.put(record, memory, prefix: p)
         return p

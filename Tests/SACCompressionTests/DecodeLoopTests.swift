@@ -109,6 +109,10 @@ import Testing
                 #expect(x.values.map(\.bitPattern) == y.values.map(\.bitPattern), "\(method) layer \(l): values")
             }
             #expect(a.tokens == b.tokens && a.tokens.count == 6, "\(method)")
+            // No prefix: the plain path.
+            let plain = try decoder.startReading(memory: mem, prefix: nil, tokens: head + rest, maxTokens: 6, stopTokens: [])
+            let c = try read(plain)
+            #expect(plain.promptTokens == whole.promptTokens && c.tokens == a.tokens, "\(method)")
 
             let other = try comp.compress(Tiny.ids(40, seed: 6))
             #expect(throws: CompressionError.self) {
