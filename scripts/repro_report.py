@@ -6,21 +6,32 @@ Reads training/repro/results/ (what training/repro/*.sh write):
                                                             questions of SQuAD-dev and DROP
   qmsum-NAME.json [, qmsum-NAME.train_log.jsonl]            summarization arms (QMSum test)
   kv-NAME.json                                              `sac kv-similarity --json`
+  NAME.predictions.jsonl.gz                                 trained QA arms' answers, in the
+                                                            report's order (SQuAD-dev, then DROP)
 and writes
   the part of docs/reproduction.md between the lines `<!-- repro:begin -->` and
   `<!-- repro:end -->` (the text around them is kept; the markers are appended if missing),
   docs/plots/repro-ratio.png    score against ratio per method, ours beside the paper's
   docs/plots/repro-curves.png   validation F1 against training minutes per arm
   docs/plots/repro-kv.png       per-layer cosine similarity of memory K/V to the context's
+  the part of README.md between `<!-- repro-summary:begin -->` and `<!-- repro-summary:end -->`
+                                (only where README.md has both markers): a short summary table
+Differences between arms are paired (the same questions) with a bootstrap 95 % interval of the
+difference in SQuAD F1 (questions resampled 10,000 times, seeded): an interval that contains 0
+does not decide the order.
 An arm without a report is listed as "not run"; nothing is typed in by hand.
 
-Run: python3 scripts/repro_report.py [--results DIR] [--doc FILE] [--plots DIR]
+Run: python3 scripts/repro_report.py [--results DIR] [--doc FILE] [--plots DIR] [--readme FILE]
 """
 import argparse
 import functools
+import gzip
 import json
 import os
+import random
 import sys
+
+from compare_predictions import f1 as squad_f1
 
 # SPEC §8 (the paper, Llama-3.2-1B, in-domain MRQA average, ROUGE-1 F / EM).
 PAPER_TABLE1 = {
@@ -59,6 +70,7 @@ SUMMARIES = [
     ("sac15", "SAC 15x", 14.95),
 ]
 BEGIN, END = "<!-- repro:begin -->", "<!-- repro:end -->"
+SUMMARY_BEGIN, SUMMARY_END = "<!-- repro-summary:begin -->", "<!-- repro-summary:end -->"
 
 
 @functools.lru_cache(maxsize=None)
@@ -85,6 +97,52 @@ def read_log(path):
                     continue
                 by_step[r["step"]] = r
     return [by_step[k] for k in sorted(by_step)]
+
+
+@functools.lru_cache(maxsize=None)
+def question_f1(results, arm):
+    """{data-set name: [SQuAD F1 of each question, in order]} from an arm's predictions file
+    (None without one). The file lists the report's data sets one after the other, each with the
+    report's `count` lines; a file that does not match the report is an error, not a guess."""
+    path = os.path.join(results, f"{arm}.predictions.jsonl.gz")
+    rep = read_json(os.path.join(results, f"{arm}.json"))
+    if rep is None or not os.path.exists(path):
+        return None
+    with gzip.open(path, "rt") as f:
+        rows = [json.loads(line) for line in f if line.strip()]
+    counts = [(d["name"], d["count"]) for d in rep["datasets"]]
+    if len(rows) != sum(c for _, c in counts):
+        sys.exit(f"{path}: {len(rows)} predictions, expected {sum(c for _, c in counts)} ({counts} in {arm}.json)")
+    out, i = {}, 0
+    for name, count in counts:
+        out[name] = [max((squad_f1(r["prediction"], a) for a in r["answers"]), default=0.0)
+                     for r in rows[i:i + count]]
+        i += count
+    return out
+
+
+def paired(results, a, b, name, samples=10000):
+    """(mean F1 of b − a, low, high) in points on data set `name`, or None without predictions."""
+    qa, qb = question_f1(results, a), question_f1(results, b)
+    if not qa or not qb or name not in qa or name not in qb or len(qa[name]) != len(qb[name]):
+        return None
+    d = [y - x for x, y in zip(qa[name], qb[name])]
+    n, rng = len(d), random.Random(0)
+    means = sorted(sum(d[rng.randrange(n)] for _ in range(n)) / n for _ in range(samples))
+    return 100 * sum(d) / n, 100 * means[int(0.025 * samples)], 100 * means[int(0.975 * samples) - 1]
+
+
+def difference(results, a, b):
+    """'b − a' SQuAD F1 on SQuAD-dev and on DROP with intervals, marked when decided."""
+    parts = []
+    for name in ("SQuAD-dev", "DROP"):
+        r = paired(results, a, b, name)
+        if r is None:
+            return None
+        m, lo, hi = r
+        decided = lo > 0 or hi < 0
+        parts.append(f"{name} {m:+.2f} ({lo:+.2f} … {hi:+.2f}){'' if decided else ', not decided'}")
+    return "; ".join(parts)
 
 
 def dataset(report, name):
@@ -155,6 +213,20 @@ def ordering(scores, ratio, out):
     p = " > ".join(names[k] for k in paper)
     verdict = "the same as the paper's" if ours == paper else f"not the paper's ({p})"
     out.append(f"\nAt {ratio}x, by SQuAD-dev ROUGE-1 F: {o}: {verdict}.")
+    return ours == paper
+
+
+def differences(results, ratio, out):
+    """SAC against each other compressor at `ratio`: paired SQuAD F1 differences."""
+    arms = {key: arm for arm, _, key, r in METHODS if r == ratio}
+    if "sac" not in arms:
+        return
+    for key in ("epl", "500x", "icae", "tokens"):
+        if key in arms:
+            d = difference(results, arms[key], arms["sac"])
+            if d:
+                out.append(f"- SAC {ratio}x − {dict(epl='EPL', icae='ICAE', tokens='tokens').get(key, key)} "
+                           f"{ratio}x, SQuAD F1: {d}")
 
 
 def ablations_table(results, out):
@@ -186,8 +258,10 @@ def ablations_table(results, out):
             note = ""
             if paper is not None:
                 note = " as in the paper" if below == paper_below else " unlike the paper"
+            d = difference(results, ref, arm)
             out.append(f"\n- {label}: {scores[arm]:.2f} against {base:.2f} ({ref}), "
-                       f"{'below' if below else 'not below'}{note}.")
+                       f"{'below' if below else 'not below'}{note}."
+                       + (f" Paired SQuAD F1, {arm} − {ref}: {d}." if d else ""))
 
 
 def summaries_table(results, out):
@@ -227,6 +301,47 @@ def kv_table(results, out):
     return found
 
 
+def readme_summary(results):
+    """The README's short table: each compressor's SQuAD F1 beside the paper's ROUGE-1 F."""
+    out = [SUMMARY_BEGIN, "",
+           "| method | achieved ratio | SQuAD-dev SQuAD F1 | DROP SQuAD F1 | training | paper (ROUGE-1 F, Llama-3.2-1B) |",
+           "|---|---:|---:|---:|---:|---:|"]
+    for arm, label, key, ratio in METHODS:
+        rep = read_json(os.path.join(results, f"{arm}.json"))
+        paper = PAPER_TABLE1.get((key, ratio))
+        pc = f"{paper[0]:.2f}" if paper else "–"
+        if rep is None:
+            out.append(f"| {label} | not run yet | | | | {pc} |")
+            continue
+        sq, dr = dataset(rep, "SQuAD-dev"), dataset(rep, "DROP")
+        updates, minutes, _ = budget(results, arm)
+        training = "–" if updates == "–" else f"{updates} updates, {minutes} min"
+        out.append("| " + " | ".join([
+            label, f"{sq['ratio']:.2f}" if sq else "–",
+            f"{sq['squad_f1']:.2f}" if sq else "–", f"{dr['squad_f1']:.2f}" if dr else "–",
+            training, pc]) + " |")
+    out += ["", SUMMARY_END]
+    return "\n".join(out)
+
+
+def replace_between(path, begin, end, block, append=True):
+    """Writes `block` (which holds the markers) over the text between the markers of `path`
+    (atomically); without the markers appends it where `append`, else leaves the file alone."""
+    text = open(path).read() if os.path.exists(path) else "# Reproducing the paper's comparisons\n\n"
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        text = head + block + rest.split(end, 1)[1]
+    elif append:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    else:
+        return False
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+    return True
+
+
 def plots(results, plots_dir, kv):
     try:
         import matplotlib
@@ -249,6 +364,7 @@ def plots(results, plots_dir, kv):
 
     # Score against ratio: ours (SQuAD-dev ROUGE-1 F) beside the paper's (in-domain ROUGE-1 F).
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.2))
+    colors = {"sac": "C0", "epl": "C1", "500x": "C2", "icae": "C3", "tokens": "C7"}  # the same in both panels
     for key, name in (("sac", "SAC"), ("epl", "EPL"), ("500x", "500x"), ("icae", "ICAE"), ("tokens", "tokens")):
         pts = []
         for arm, _, k, ratio in METHODS:
@@ -257,10 +373,10 @@ def plots(results, plots_dir, kv):
             if k == key and sq:
                 pts.append((ratio, sq["rouge1_f"]))
         if pts:
-            a1.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=name)
+            a1.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", color=colors[key], label=name)
         pp = sorted((r, v[0]) for (k, r), v in PAPER_TABLE1.items() if k == key)
         if pp:
-            a2.plot([p[0] for p in pp], [p[1] for p in pp], marker="o", label=name)
+            a2.plot([p[0] for p in pp], [p[1] for p in pp], marker="o", color=colors[key], label=name)
     full = dataset(read_json(os.path.join(results, "full.json")), "SQuAD-dev")
     if full:
         a1.axhline(full["rouge1_f"], color="gray", ls="--", label="full")
@@ -270,6 +386,7 @@ def plots(results, plots_dir, kv):
         ax.set_xscale("log")
         ax.set_xticks([5, 15, 51])
         ax.get_xaxis().set_major_formatter(matplotlib.ticker.ScalarFormatter())
+        ax.get_xaxis().set_minor_locator(matplotlib.ticker.NullLocator())
         ax.set_xlabel("compression ratio")
         ax.set_ylabel("ROUGE-1 F")
         ax.grid(alpha=0.3)
@@ -312,6 +429,7 @@ def main():
     ap.add_argument("--results", default="training/repro/results")
     ap.add_argument("--doc", default="docs/reproduction.md")
     ap.add_argument("--plots", default="docs/plots")
+    ap.add_argument("--readme", default="README.md")
     a = ap.parse_args()
     if not os.path.isdir(a.results):
         sys.exit(f"{a.results}: no such directory (run training/repro/all.sh first)")
@@ -320,6 +438,9 @@ def main():
     scores = methods_table(a.results, out)
     for ratio in (5, 15):
         ordering(scores, ratio, out)
+    out += ["", "Paired differences (the same questions; bootstrap 95 % interval of the mean difference):", ""]
+    for ratio in (5, 15):
+        differences(a.results, ratio, out)
     out += ["", "### Table 4: ablations of SAC at 5x", ""]
     ablations_table(a.results, out)
     out += ["", "### Table 8: long-context summarization (QMSum test, 35 meetings)", ""]
@@ -332,18 +453,9 @@ def main():
     out += ["", END]
     block = "\n".join(out)
 
-    text = open(a.doc).read() if os.path.exists(a.doc) else "# Reproducing the paper's comparisons\n\n"
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        tail = rest.split(END, 1)[1]
-        text = head + block + tail
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    tmp = a.doc + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.replace(tmp, a.doc)
-    print(f"wrote {a.doc} and {len(written)} plot(s)", file=sys.stderr)
+    replace_between(a.doc, BEGIN, END, block)
+    readme = replace_between(a.readme, SUMMARY_BEGIN, SUMMARY_END, readme_summary(a.results), append=False)
+    print(f"wrote {a.doc}{', ' + a.readme if readme else ''} and {len(written)} plot(s)", file=sys.stderr)
 
 
 if __name__ == "__main__":

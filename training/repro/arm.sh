@@ -9,7 +9,8 @@
 # has anchors for that chunk's length), so that every arm's achieved ratio is the nominal one.
 # Resumable: rerun the same command after a stop (it resumes the training, or evaluates, or
 # says the arm is done).
-# Writes $RUNS/repro/NAME (run) and training/repro/results/NAME.{json,md} (eval report).
+# Writes $RUNS/repro/NAME (run) and training/repro/results/NAME.{json,md} (eval report),
+# NAME.train_log.jsonl and NAME.predictions.jsonl.gz.
 set -e
 cd "$(dirname "$0")/../.."
 NAME=$1; shift
@@ -30,3 +31,5 @@ fi
 [ -f training/repro/results/$NAME.json ] && { echo "$NAME: done (training/repro/results/$NAME.json)"; exit 0; }
 SAC=$SAC training/repro/reference.sh "$NAME" --adapter "$R/$NAME" --predictions "$R/$NAME/predictions.jsonl"
 cp "$R/$NAME/train_log.jsonl" training/repro/results/$NAME.train_log.jsonl
+# Each question's answer, for the report's paired comparisons between arms.
+gzip -9 -n -c "$R/$NAME/predictions.jsonl" > training/repro/results/$NAME.predictions.jsonl.gz
