@@ -4,9 +4,12 @@
 # answer), scored on the 35 test meetings (281 queries) with ROUGE-1/2/L F. Transcripts are cut
 # to their first CONTEXT (default 7000) tokens so that context, query and answer fit SmolLM2's
 # 8,192 positions; at 15x a 7,000-token transcript is 14 chunks and about 470 carriers.
-#   training/repro/qmsum.sh NAME --method sac --ratio 15      (MINUTES of training, default 40,
-#                                                             the last DECAY_MINUTES decaying, as arm.sh)
-#   training/repro/qmsum.sh frozen                              (no training: the frozen model reads the cut transcript)
+# An update of 2 such examples takes over a minute on two cores, so 40 minutes from scratch would
+# see about 60 of the 272 queries: each arm starts instead from the QA arm of the same name
+# ($RUNS/repro/NAME, trained by arm.sh on SQuAD), as the paper fine-tunes a trained compressor.
+#   training/repro/qmsum.sh sac15     (after arm.sh sac15; MINUTES of training, default 40,
+#                                      the last DECAY_MINUTES decaying, as arm.sh)
+#   training/repro/qmsum.sh frozen    (no training: the frozen model reads the cut transcript)
 set -e
 cd "$(dirname "$0")/../.."
 NAME=$1; shift
@@ -20,15 +23,17 @@ OUT=training/repro/results/qmsum-$NAME
 if [ "$NAME" = frozen ]; then
   EVAL=(--method tokens --ratio 1)
 else
+  [ -f "$R/$NAME/done" ] || { echo "qmsum-$NAME: $R/$NAME is not a finished QA arm (run training/repro/arm.sh $NAME first)" >&2; exit 1; }
   if [ ! -f "$R/qmsum-$NAME/done" ]; then
-    $SAC train --objective qa --data $Q/val.jsonl.gz --context-tokens $C --steps 3000 --batch 2 --lr 5e-4 --warmup 5 \
+    $SAC train --init "$R/$NAME" --objective qa --data $Q/val.jsonl.gz --context-tokens $C --steps 3000 --batch 2 --lr 5e-4 --warmup 5 \
       --lora-rank 48 --lora-alpha 96 --lora-targets k_proj,v_proj --seed 0 --valid-contexts 1 \
       --valid-every 0 --checkpoint-every 5 --train-minutes $M --decay-minutes $DM --out "$R/qmsum-$NAME" \
-      $( [ -f "$R/qmsum-$NAME/checkpoints/latest" ] && echo --resume ) "$@"
+      $( [ -f "$R/qmsum-$NAME/checkpoints/latest" ] && echo --resume )
     touch "$R/qmsum-$NAME/done"
   fi
   cp "$R/qmsum-$NAME/train_log.jsonl" $OUT.train_log.jsonl
   EVAL=(--adapter "$R/qmsum-$NAME")
 fi
 $SAC eval "${EVAL[@]}" --data $Q/test.jsonl.gz --context-tokens $C --max-new-tokens 160 \
-  --json $OUT.json --predictions $OUT.predictions.jsonl > $OUT.md
+  --json $OUT.json.tmp --predictions $OUT.predictions.jsonl > $OUT.md.tmp
+mv $OUT.md.tmp $OUT.md; mv $OUT.json.tmp $OUT.json
