@@ -39,8 +39,20 @@ def load(path):
     for line in (gzip.open(path, "rt") if path.endswith(".gz") else open(path)):
         if line.strip():
             r = json.loads(line)
-            out[r["id"] + "\t" + r["question"]] = max(f1(r["prediction"], a) for a in r["answers"]) if r["answers"] else 0.0
+            out[r["id"] + "\t" + r["question"]] = question_f1(r)
     return out
+
+
+def question_f1(row):
+    """SQuAD F1 of one `sac eval --predictions` row: the best over its answers (0 without any)."""
+    return max((f1(row["prediction"], a) for a in row["answers"]), default=0.0)
+
+
+def bootstrap_interval(d, samples=10000, seed=0):
+    """95 % interval (low, high) of the mean of `d`, its items resampled with replacement."""
+    rng, n = random.Random(seed), len(d)
+    means = sorted(sum(d[rng.randrange(n)] for _ in range(n)) / n for _ in range(samples))
+    return means[int(0.025 * samples)], means[int(0.975 * samples) - 1]
 
 
 def main():
@@ -55,10 +67,8 @@ def main():
     if not keys:
         sys.exit("no question in common")
     d = [B[k] - A[k] for k in keys]
-    rng = random.Random(0)
     n = len(d)
-    means = sorted(sum(d[rng.randrange(n)] for _ in range(n)) / n for _ in range(x.samples))
-    lo, hi = means[int(0.025 * x.samples)], means[int(0.975 * x.samples) - 1]
+    lo, hi = bootstrap_interval(d, x.samples)
     ma, mb = 100 * sum(A[k] for k in keys) / n, 100 * sum(B[k] for k in keys) / n
     print(f"{n} questions: {x.names[0]} F1 {ma:.2f}, {x.names[1]} F1 {mb:.2f}, "
           f"{x.names[1]} − {x.names[0]} = {mb - ma:+.2f} (95 % bootstrap interval {100 * lo:+.2f} … {100 * hi:+.2f})")

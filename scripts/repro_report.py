@@ -28,10 +28,9 @@ import functools
 import gzip
 import json
 import os
-import random
 import sys
 
-from compare_predictions import f1 as squad_f1
+from compare_predictions import bootstrap_interval, question_f1 as row_f1
 
 # SPEC §8 (the paper, Llama-3.2-1B, in-domain MRQA average, ROUGE-1 F / EM).
 PAPER_TABLE1 = {
@@ -69,6 +68,8 @@ SUMMARIES = [
     ("epl15", "EPL 15x", 14.82),
     ("sac15", "SAC 15x", 14.95),
 ]
+# Short names of the methods, in the tables' sentences and the plots' legends.
+NAMES = {"sac": "SAC", "epl": "EPL", "500x": "500x", "icae": "ICAE", "tokens": "tokens"}
 BEGIN, END = "<!-- repro:begin -->", "<!-- repro:end -->"
 SUMMARY_BEGIN, SUMMARY_END = "<!-- repro-summary:begin -->", "<!-- repro-summary:end -->"
 
@@ -100,7 +101,7 @@ def read_log(path):
 
 
 @functools.lru_cache(maxsize=None)
-def question_f1(results, arm):
+def arm_f1(results, arm):
     """{data-set name: [SQuAD F1 of each question, in order]} from an arm's predictions file
     (None without one). The file lists the report's data sets one after the other, each with the
     report's `count` lines; a file that does not match the report is an error, not a guess."""
@@ -115,21 +116,19 @@ def question_f1(results, arm):
         sys.exit(f"{path}: {len(rows)} predictions, expected {sum(c for _, c in counts)} ({counts} in {arm}.json)")
     out, i = {}, 0
     for name, count in counts:
-        out[name] = [max((squad_f1(r["prediction"], a) for a in r["answers"]), default=0.0)
-                     for r in rows[i:i + count]]
+        out[name] = [row_f1(r) for r in rows[i:i + count]]
         i += count
     return out
 
 
 def paired(results, a, b, name, samples=10000):
     """(mean F1 of b − a, low, high) in points on data set `name`, or None without predictions."""
-    qa, qb = question_f1(results, a), question_f1(results, b)
+    qa, qb = arm_f1(results, a), arm_f1(results, b)
     if not qa or not qb or name not in qa or name not in qb or len(qa[name]) != len(qb[name]):
         return None
     d = [y - x for x, y in zip(qa[name], qb[name])]
-    n, rng = len(d), random.Random(0)
-    means = sorted(sum(d[rng.randrange(n)] for _ in range(n)) / n for _ in range(samples))
-    return 100 * sum(d) / n, 100 * means[int(0.025 * samples)], 100 * means[int(0.975 * samples) - 1]
+    lo, hi = bootstrap_interval(d, samples)
+    return 100 * sum(d) / len(d), 100 * lo, 100 * hi
 
 
 def difference(results, a, b):
@@ -217,12 +216,10 @@ def ordering(scores, ratio, out):
         return
     ours = sorted(keys, key=lambda k: -scores[(k, ratio)])
     paper = sorted(keys, key=lambda k: -PAPER_TABLE1[(k, ratio)][0])
-    names = {"sac": "SAC", "epl": "EPL", "500x": "500x", "icae": "ICAE"}
-    o = " > ".join(f"{names[k]} ({scores[(k, ratio)]:.2f})" for k in ours)
-    p = " > ".join(names[k] for k in paper)
+    o = " > ".join(f"{NAMES[k]} ({scores[(k, ratio)]:.2f})" for k in ours)
+    p = " > ".join(NAMES[k] for k in paper)
     verdict = "the same as the paper's" if ours == paper else f"not the paper's ({p})"
     out.append(f"\nAt {ratio}x, by SQuAD-dev ROUGE-1 F: {o}: {verdict}.")
-    return ours == paper
 
 
 def differences(results, ratio, out):
@@ -234,8 +231,7 @@ def differences(results, ratio, out):
         if key in arms:
             d = difference(results, arms[key], arms["sac"])
             if d:
-                out.append(f"- SAC {ratio}x − {dict(epl='EPL', icae='ICAE', tokens='tokens').get(key, key)} "
-                           f"{ratio}x, SQuAD F1: {d}")
+                out.append(f"- SAC {ratio}x − {NAMES[key]} {ratio}x, SQuAD F1: {d}")
 
 
 def ablations_table(results, out):
@@ -374,7 +370,7 @@ def plots(results, plots_dir, kv):
     # Score against ratio: ours (SQuAD-dev ROUGE-1 F) beside the paper's (in-domain ROUGE-1 F).
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.2))
     colors = {"sac": "C0", "epl": "C1", "500x": "C2", "icae": "C3", "tokens": "C7"}  # the same in both panels
-    for key, name in (("sac", "SAC"), ("epl", "EPL"), ("500x", "500x"), ("icae", "ICAE"), ("tokens", "tokens")):
+    for key, name in NAMES.items():
         pts = []
         for arm, _, k, ratio in METHODS:
             rep = read_json(os.path.join(results, f"{arm}.json"))

@@ -13,6 +13,8 @@
 set -e
 cd "$(dirname "$0")/../.."
 NAME=$1; shift
+# The method and ratio come from the QA arm NAME (frozen takes none): options here would be ignored.
+[ $# -eq 0 ] || { echo "qmsum.sh: unexpected options after $NAME: $* (usage: qmsum.sh NAME, NAME a finished QA arm or frozen)" >&2; exit 2; }
 M=${MINUTES:-40}; DM=${DECAY_MINUTES:-$(awk "BEGIN { print $M * 0.3 }")}
 SAC=${SAC:-.build/release/sac}; R=${RUNS:-runs}/repro; Q=../shared/data/qmsum; C=${CONTEXT:-7000}
 mkdir -p "$R" training/repro/results
