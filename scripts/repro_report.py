@@ -259,14 +259,23 @@ def ablations_table(results, out):
         for arm, label, paper in ABLATIONS:
             if arm in ("sac5", "sac5-lm") or arm not in scores:
                 continue
-            below = scores[arm] < base
-            paper_below = paper is not None and paper < 63.63
-            note = ""
-            if paper is not None:
-                note = " as in the paper" if below == paper_below else " unlike the paper"
             d = difference(results, ref, arm)
-            out.append(f"\n- {label}: {scores[arm]:.2f} against {base:.2f} ({ref}), "
-                       f"{'below' if below else 'not below'}{note}."
+            sq = paired(results, ref, arm, "SQuAD-dev")
+            if sq is None:
+                verdict = "no paired answers to decide it"
+            elif sq[2] < 0:
+                verdict = "below it"
+            elif sq[1] > 0:
+                verdict = "above it"
+            else:
+                verdict = "not separated from it"
+            if paper is not None:
+                paper_below = paper < 63.63
+                same = (verdict == "below it") == paper_below and verdict != "not separated from it"
+                verdict += (", as in the paper" if same else
+                            f" (the paper: {'below' if paper_below else 'not below'})")
+            out.append(f"\n- {label}: SQuAD-dev ROUGE-1 F {scores[arm]:.2f} against {base:.2f} ({ref}); "
+                       f"by the paired SQuAD F1 on SQuAD-dev, {verdict}."
                        + (f" Paired SQuAD F1, {arm} − {ref}: {d}." if d else ""))
 
 
