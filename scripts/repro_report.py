@@ -312,7 +312,8 @@ def kv_table(results, out):
         found.append((label, kv))
         out.append(f"- {label}: mean over {len(keys)} layers, keys {sum(keys) / len(keys):.3f}, values "
                    f"{sum(values) / len(values):.3f} (last layer {keys[-1]:.3f} / {values[-1]:.3f}; "
-                   f"{kv.get('carriers', '?')} carriers of {kv.get('contexts', '?')} contexts)")
+                   f"{kv.get('carriers', '?')} carriers of {kv.get('contexts', '?')} contexts"
+                   + (f"; {kv['outside']} past a context's end left out" if kv.get("outside") else "") + ")")
     return found
 
 

@@ -10,6 +10,9 @@ import SACModel
 /// position i + 1 (the encoder's global 1-based positions, SPEC §2). A carrier at position p
 /// is compared with context token p − 1: per layer, the cosine similarity of the two key rows
 /// and of the two value rows (`kvDim` floats each, post-RoPE keys), averaged over carriers.
+/// EPL spreads its memory tokens at stride r (SPEC §2), so the last of a short chunk's ⌈L/r⌉ can
+/// sit past the context's end: such carriers have no context token to compare with and are
+/// counted in `Result.outside` instead.
 public enum KVSimilarity {
     /// Per-layer mean cosine similarities over the carriers of one or more memories.
     public struct Result: Codable, Sendable, Equatable {
@@ -19,6 +22,8 @@ public enum KVSimilarity {
         public var values: [Double]
         /// Carriers averaged over.
         public var carriers: Int
+        /// Carriers left out because their position lies past the context's last token.
+        public var outside: Int
         /// Contexts measured.
         public var contexts: Int
     }
@@ -27,7 +32,7 @@ public enum KVSimilarity {
     public enum Failure: Error, CustomStringConvertible, Equatable {
         /// ICAE memories hold hidden states, not keys and values.
         case notKV(method: String)
-        /// A carrier's position falls outside the context (`500x` numbers positions per carrier).
+        /// A carrier's position is below 1, or no carrier of a memory lies inside the context.
         case positionOutsideContext(position: Int32, contextTokens: Int)
 
         public var description: String {
@@ -44,6 +49,7 @@ public enum KVSimilarity {
         var keySums: [Double]
         var valueSums: [Double]
         public private(set) var carriers = 0
+        public private(set) var outside = 0
         public private(set) var contexts = 0
 
         public init(layers: Int) {
@@ -54,18 +60,23 @@ public enum KVSimilarity {
         /// The means so far.
         public var result: Result {
             let n = Double(max(carriers, 1))
-            return Result(keys: keySums.map { $0 / n }, values: valueSums.map { $0 / n }, carriers: carriers, contexts: contexts)
+            return Result(keys: keySums.map { $0 / n }, values: valueSums.map { $0 / n }, carriers: carriers, outside: outside, contexts: contexts)
         }
 
         /// Compares `memory` (made from the encoder input `ids`) with the frozen `model`'s
         /// keys and values of `ids`.
-        /// - Throws: `Failure` for a memory without K/V or with a carrier outside the context;
-        ///   the model's errors.
+        /// Carriers past the context's last token are counted in `outside`, not compared.
+        /// - Throws: `Failure` for a memory without K/V, with a carrier at a position below 1, or
+        ///   with no carrier inside the context; the model's errors.
         public mutating func add(memory: CompressedMemory, ids: [Int32], model: LlamaModel) throws {
             guard memory.method.usesKV else { throw Failure.notKV(method: memory.method.rawValue) }
             let n = ids.count
-            for p in memory.carrierPositions where p < 1 || Int(p) > n {
+            for p in memory.carrierPositions where p < 1 {
                 throw Failure.positionOutsideContext(position: p, contextTokens: n)
+            }
+            let inside = memory.carrierPositions.enumerated().filter { Int($0.element) <= n }
+            guard !inside.isEmpty else {
+                throw Failure.positionOutsideContext(position: memory.carrierPositions.first ?? 0, contextTokens: n)
             }
             let c = model.config
             let cache = KVCache(layers: c.numLayers, kvDim: c.kvDim, capacity: n)
@@ -73,13 +84,14 @@ public enum KVSimilarity {
             let d = c.kvDim
             for l in 0..<c.numLayers {
                 let (k, v) = cache.layer(l)
-                for (j, p) in memory.carrierPositions.enumerated() {
+                for (j, p) in inside {
                     let row = Int(p) - 1
                     keySums[l] += KVSimilarity.cosine(memory.keys[l], j * d, k, row * d, d)
                     valueSums[l] += KVSimilarity.cosine(memory.values[l], j * d, v, row * d, d)
                 }
             }
-            carriers += memory.carrierPositions.count
+            carriers += inside.count
+            outside += memory.carrierPositions.count - inside.count
             contexts += 1
         }
     }

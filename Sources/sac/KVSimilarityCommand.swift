@@ -45,7 +45,8 @@ struct KVSimilarityCommand: ParsableCommand {
         }
         let r = acc.result
         let s = compressor.settings
-        print("\(s.method.rawValue) \(s.ratio)x on \(set.name): \(r.contexts) contexts, \(r.carriers) carriers")
+        print("\(s.method.rawValue) \(s.ratio)x on \(set.name): \(r.contexts) contexts, \(r.carriers) carriers"
+              + (r.outside > 0 ? " (\(r.outside) past the context's end left out)" : ""))
         print("| layer | keys cos | values cos |\n|---:|---:|---:|")
         for l in r.keys.indices { print(String(format: "| %d | %.4f | %.4f |", l, r.keys[l], r.values[l])) }
         print(String(format: "| mean | %.4f | %.4f |", r.keys.reduce(0, +) / Double(r.keys.count), r.values.reduce(0, +) / Double(r.values.count)))

@@ -51,9 +51,28 @@ import Testing
         #expect(throws: KVSimilarity.Failure.notKV(method: "icae")) { try a.add(memory: icae.compress(ids), ids: ids, model: m) }
         let sac = try Compressor(model: m, settings: CompressorSettings(method: .sac, ratio: 5, lora: LoRAConfig(rank: 4, alpha: 8)))
         var mem = try sac.compress(ids)
-        mem.carrierPositions[0] = 41
-        #expect(throws: KVSimilarity.Failure.positionOutsideContext(position: 41, contextTokens: 40)) { try a.add(memory: mem, ids: ids, model: m) }
+        var none = mem
+        none.carrierPositions = none.carrierPositions.map { _ in 41 }
+        #expect(throws: KVSimilarity.Failure.positionOutsideContext(position: 41, contextTokens: 40)) { try a.add(memory: none, ids: ids, model: m) }
+        var below = mem
+        below.carrierPositions[0] = 0
+        #expect(throws: KVSimilarity.Failure.positionOutsideContext(position: 0, contextTokens: 40)) { try a.add(memory: below, ids: ids, model: m) }
         #expect(a.result.contexts == 0)
+        // A carrier past the end (EPL's last slot of a short chunk) is left out and counted;
+        // the others are compared exactly as without it.
+        var past = mem
+        past.carrierPositions[past.carriers - 1] = 41
+        try a.add(memory: past, ids: ids, model: m)
+        var ref = KVSimilarity.Accumulator(layers: 3)
+        var cut = mem
+        cut.carrierPositions.removeLast()
+        for l in 0..<3 {
+            cut.keys[l].removeLast(m.config.kvDim)
+            cut.values[l].removeLast(m.config.kvDim)
+        }
+        try ref.add(memory: cut, ids: ids, model: m)
+        #expect(a.result.outside == 1 && a.result.carriers == mem.carriers - 1 && a.result.contexts == 1)
+        #expect(a.result.keys == ref.result.keys && a.result.values == ref.result.values)
     }
 
     @Test func cosineInFloat64() {
