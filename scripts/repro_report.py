@@ -121,6 +121,7 @@ def arm_f1(results, arm):
     return out
 
 
+@functools.lru_cache(maxsize=None)
 def paired(results, a, b, name, samples=10000):
     """(mean F1 of b − a, low, high) in points on data set `name`, or None without predictions."""
     qa, qb = arm_f1(results, a), arm_f1(results, b)
@@ -260,20 +261,14 @@ def ablations_table(results, out):
             if arm in ("sac5", "sac5-lm") or arm not in scores:
                 continue
             d = difference(results, ref, arm)
-            sq = paired(results, ref, arm, "SQuAD-dev")
-            if sq is None:
-                verdict = "no paired answers to decide it"
-            elif sq[2] < 0:
-                verdict = "below it"
-            elif sq[1] > 0:
-                verdict = "above it"
-            else:
-                verdict = "not separated from it"
+            sq = paired(results, ref, arm, "SQuAD-dev")  # cached: difference() asked for it
+            side = None if sq is None else "below" if sq[2] < 0 else "above" if sq[1] > 0 else None
+            verdict = ("no paired answers to decide it" if sq is None else
+                       f"{side} it" if side else "not separated from it")
             if paper is not None:
-                paper_below = paper < 63.63
-                same = (verdict == "below it") == paper_below and verdict != "not separated from it"
-                verdict += (", as in the paper" if same else
-                            f" (the paper: {'below' if paper_below else 'not below'})")
+                paper_side = "below" if paper < PAPER_TABLE1[("sac", 5)][0] else "not below"
+                same = side == ("below" if paper_side == "below" else "above")
+                verdict += ", as in the paper" if same else f" (the paper: {paper_side})"
             out.append(f"\n- {label}: SQuAD-dev ROUGE-1 F {scores[arm]:.2f} against {base:.2f} ({ref}); "
                        f"by the paired SQuAD F1 on SQuAD-dev, {verdict}."
                        + (f" Paired SQuAD F1, {arm} − {ref}: {d}." if d else ""))

@@ -63,10 +63,10 @@ import Testing
         var past = mem
         past.carrierPositions[past.carriers - 1] = 41
         try a.add(memory: past, ids: ids, model: m)
-        var ref = KVSimilarity.Accumulator(layers: 3)
+        var ref = KVSimilarity.Accumulator(layers: m.config.numLayers)
         var cut = mem
         cut.carrierPositions.removeLast()
-        for l in 0..<3 {
+        for l in 0..<m.config.numLayers {
             cut.keys[l].removeLast(m.config.kvDim)
             cut.values[l].removeLast(m.config.kvDim)
         }
