@@ -50,18 +50,24 @@ METHODS = [
     ("epl15", "EPL 15x", "epl", 15),
     ("sac15", "SAC 15x", "sac", 15),
 ]
-# (arm, label, the paper's in-domain ROUGE-1 F at 5x or None): Table 4. The paper's SAC is
-# pre-trained with LM before QA fine-tuning; `sac5` here is QA fine-tuning alone (the campaign's
-# recipe), `sac5-lm` the paper's two phases.
+# (arm, label, the paper's in-domain ROUGE-1 F at 5x or None, the arm it is compared with): Table 4.
+# The paper's SAC is pre-trained with LM before QA fine-tuning; `sac5` here is QA fine-tuning alone
+# (the campaign's recipe), `sac5-lm` the paper's two phases. Each ablation is compared with the arm
+# that differs from it in that one thing: the component ablations (QA only) with `sac5`, AE+LM
+# pre-training with LM pre-training, and LM pre-training with none (at equal total time; the paper
+# has no arm without pre-training, so that comparison has no paper verdict).
 ABLATIONS = [
-    ("sac5", "SAC 5x (QA fine-tuning only)", None),
-    ("sac5-lm", "SAC 5x, LM pre-training then QA (the paper's SAC)", 63.63),
-    ("sac5-aelm", "SAC 5x, AE+LM pre-training then QA", 62.04),
-    ("sac5-causal", "without the bidirectional mask (causal)", 60.26),
-    ("sac5-noemb", "without the anchor embedding", 61.27),
-    ("sac5-shared", "one shared anchor embedding (not per slot)", None),
-    ("sac5-random", "random anchors", 59.54),
+    ("sac5", "SAC 5x (QA fine-tuning only)", None, None),
+    ("sac5-lm", "SAC 5x, LM pre-training then QA (the paper's SAC)", 63.63, "sac5"),
+    ("sac5-aelm", "SAC 5x, AE+LM pre-training then QA", 62.04, "sac5-lm"),
+    ("sac5-causal", "without the bidirectional mask (causal)", 60.26, "sac5"),
+    ("sac5-noemb", "without the anchor embedding", 61.27, "sac5"),
+    ("sac5-shared", "one shared anchor embedding (not per slot)", None, "sac5"),
+    ("sac5-random", "random anchors", 59.54, "sac5"),
 ]
+# (arm, its replicate): the same arm trained again on another machine by rerun.sh (same recipe,
+# binary and seed), which shows how far two runs of one arm land apart.
+REPLICATES = [("sac15", "sac15-rerun"), ("epl15", "epl15-rerun")]
 # (arm, label, the paper's QMSum ROUGE-1 F at 15x with 32K inputs or None): Table 8.
 SUMMARIES = [
     ("frozen", "frozen model reading the cut transcript", None),
@@ -241,7 +247,7 @@ def ablations_table(results, out):
                "| updates | training min | valid F1 (answer loss) at 100 / 200 QA updates | paper (in-domain ROUGE-1 F) |")
     out.append("|---|---:|---:|---:|---:|---:|---:|---:|")
     scores = {}
-    for arm, label, paper in ABLATIONS:
+    for arm, label, paper, _ in ABLATIONS:
         rep = read_json(os.path.join(results, f"{arm}.json"))
         pc = f"{paper:.2f}" if paper is not None else "–"
         if rep is None:
@@ -254,24 +260,36 @@ def ablations_table(results, out):
             cell(sq, "squad_f1", "squad_em"), updates, minutes, at_updates(results, arm), pc]) + " |")
         if sq:
             scores[arm] = sq["rouge1_f"]
-    base = scores.get("sac5-lm", scores.get("sac5"))
-    if base is not None:
-        ref = "sac5-lm" if "sac5-lm" in scores else "sac5"
-        for arm, label, paper in ABLATIONS:
-            if arm in ("sac5", "sac5-lm") or arm not in scores:
-                continue
-            d = difference(results, ref, arm)
-            sq = paired(results, ref, arm, "SQuAD-dev")  # cached: difference() asked for it
-            side = None if sq is None else "below" if sq[2] < 0 else "above" if sq[1] > 0 else None
-            verdict = ("no paired answers to decide it" if sq is None else
-                       f"{side} it" if side else "not separated from it")
-            if paper is not None:
-                paper_side = "below" if paper < PAPER_TABLE1[("sac", 5)][0] else "not below"
-                same = side == ("below" if paper_side == "below" else "above")
-                verdict += ", as in the paper" if same else f" (the paper: {paper_side})"
-            out.append(f"\n- {label}: SQuAD-dev ROUGE-1 F {scores[arm]:.2f} against {base:.2f} ({ref}); "
-                       f"by the paired SQuAD F1 on SQuAD-dev, {verdict}."
-                       + (f" Paired SQuAD F1, {arm} − {ref}: {d}." if d else ""))
+    papers = {arm: paper for arm, _, paper, _ in ABLATIONS}
+    for arm, label, paper, ref in ABLATIONS:
+        if ref is None or arm not in scores or ref not in scores:
+            continue
+        d = difference(results, ref, arm)
+        sq = paired(results, ref, arm, "SQuAD-dev")  # cached: difference() asked for it
+        side = None if sq is None else "below" if sq[2] < 0 else "above" if sq[1] > 0 else None
+        verdict = ("no paired answers to decide it" if sq is None else
+                   f"{side} it" if side else "not separated from it")
+        ref_paper = papers[ref] if papers[ref] is not None else PAPER_TABLE1[("sac", 5)][0]
+        if paper is not None and paper != ref_paper:
+            paper_side = "below" if paper < ref_paper else "above"
+            verdict += ", as in the paper" if side == paper_side else f" (the paper: {paper_side})"
+        out.append(f"\n- {label}: SQuAD-dev ROUGE-1 F {scores[arm]:.2f} against {scores[ref]:.2f} ({ref}); "
+                   f"by the paired SQuAD F1 on SQuAD-dev, {verdict}."
+                   + (f" Paired SQuAD F1, {arm} − {ref}: {d}." if d else ""))
+
+
+def replicates_table(results, out):
+    """Each arm beside its replicate (rerun.sh): scores, updates and the paired difference."""
+    out.append("| arm | SQuAD-dev SQuAD F1 / EM | DROP SQuAD F1 / EM | updates | replicate: SQuAD-dev | DROP "
+               "| updates | paired SQuAD F1, replicate − arm |")
+    out.append("|---|---:|---:|---:|---:|---:|---:|---|")
+    for arm, rerun in REPLICATES:
+        a, b = read_json(os.path.join(results, f"{arm}.json")), read_json(os.path.join(results, f"{rerun}.json"))
+        def scores(rep, name):
+            return [cell(dataset(rep, "SQuAD-dev"), "squad_f1", "squad_em"),
+                    cell(dataset(rep, "DROP"), "squad_f1", "squad_em"), budget(results, name)[0]] if rep else ["not run", "", ""]
+        out.append("| " + " | ".join([arm] + scores(a, arm) + scores(b, rerun)
+                                     + [(a and b and difference(results, arm, rerun)) or "–"]) + " |")
 
 
 def summaries_table(results, out):
@@ -406,7 +424,7 @@ def plots(results, plots_dir, kv):
 
     # Learning curves: validation F1 against training minutes (pre-training phases first).
     fig, ax = plt.subplots(figsize=(8, 4.5))
-    for arm in dict.fromkeys([a for a, *_ in METHODS] + [a for a, *_ in ABLATIONS]):
+    for arm in dict.fromkeys([a for a, *_ in METHODS] + [a for a, *_ in ABLATIONS] + [r for _, r in REPLICATES]):
         pre = read_log(os.path.join(results, f"{arm}.pre_log.jsonl"))
         qa = read_log(os.path.join(results, f"{arm}.train_log.jsonl"))
         offset = pre[-1].get("trainSeconds", 0) if pre else 0
@@ -459,6 +477,11 @@ def main():
         differences(a.results, ratio, out)
     out += ["", "### Table 4: ablations of SAC at 5x", ""]
     ablations_table(a.results, out)
+    out += ["", "### Replicates: one arm trained twice", "",
+            "The QMSum arms start from the QA arms sac15 and epl15; where a machine lacked their runs, "
+            "`training/repro/rerun.sh` trained them again (same recipe, binary and seed, another host, so "
+            "another number of updates in the same 40 minutes) and evaluated the copy:", ""]
+    replicates_table(a.results, out)
     out += ["", "### Table 8: long-context summarization (QMSum test, 35 meetings)", ""]
     summaries_table(a.results, out)
     out += ["", "### Memory K/V against the context's (the paper's analysis claim)", ""]

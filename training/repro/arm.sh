@@ -17,6 +17,8 @@ NAME=$1; shift
 M=${MINUTES:-40}; DM=${DECAY_MINUTES:-$(awk "BEGIN { print $M * 0.3 }")}
 SAC=${SAC:-.build/release/sac}; R=${RUNS:-runs}/repro; D=../shared/data/mrqa
 mkdir -p "$R" training/repro/results
+# An arm with a report is done, on any machine (its run stays on the machine that trained it).
+[ -f training/repro/results/$NAME.json ] && { echo "$NAME: done (training/repro/results/$NAME.json)"; exit 0; }
 # Between arms, wait while $R/PAUSE exists (so that other CPU work does not run beside a timed arm).
 while [ -f "$R/PAUSE" ]; do sleep 15; done
 if [ ! -f "$R/$NAME/done" ]; then
@@ -28,7 +30,6 @@ if [ ! -f "$R/$NAME/done" ]; then
   touch "$R/$NAME/done"
 fi
 # The adapter at the end of the budget (not the best by validation: equal footing is equal time).
-[ -f training/repro/results/$NAME.json ] && { echo "$NAME: done (training/repro/results/$NAME.json)"; exit 0; }
 SAC=$SAC training/repro/reference.sh "$NAME" --adapter "$R/$NAME" --predictions "$R/$NAME/predictions.jsonl"
 cp "$R/$NAME/train_log.jsonl" training/repro/results/$NAME.train_log.jsonl
 # Each question's answer, for the report's paired comparisons between arms.

@@ -9,6 +9,8 @@ cd "$(dirname "$0")/../.."
 NAME=$1; OBJ=$2
 SAC=${SAC:-.build/release/sac}; R=${RUNS:-runs}/repro; T=../shared/data/text
 mkdir -p "$R"
+# An arm with a report is done, on any machine (its runs stay on the machine that trained them).
+[ -f training/repro/results/$NAME.json ] && { echo "$NAME: done (training/repro/results/$NAME.json)"; exit 0; }
 # Between arms, wait while $R/PAUSE exists (so that other CPU work does not run beside a timed arm).
 while [ -f "$R/PAUSE" ]; do sleep 15; done
 if [ ! -f "$R/$NAME-pre/done" ]; then

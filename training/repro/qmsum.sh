@@ -6,9 +6,10 @@
 # 8,192 positions; at 15x a 7,000-token transcript is 14 chunks and about 470 carriers.
 # An update of 2 such examples takes over a minute on two cores, so 40 minutes from scratch would
 # see about 60 of the 272 queries: each arm starts instead from the QA arm of the same name
-# ($RUNS/repro/NAME, trained by arm.sh on SQuAD), as the paper fine-tunes a trained compressor.
-#   training/repro/qmsum.sh sac15     (after arm.sh sac15; MINUTES of training, default 40,
-#                                      the last DECAY_MINUTES decaying, as arm.sh)
+# (training/repro/adapters/NAME, kept by rerun.sh, else $RUNS/repro/NAME, trained by arm.sh on
+# SQuAD), as the paper fine-tunes a trained compressor.
+#   training/repro/qmsum.sh sac15     (after rerun.sh sac15 or arm.sh sac15; MINUTES of
+#                                      training, default 40, the last DECAY_MINUTES decaying)
 #   training/repro/qmsum.sh frozen    (no training: the frozen model reads the cut transcript)
 set -e
 cd "$(dirname "$0")/../.."
@@ -25,9 +26,12 @@ OUT=training/repro/results/qmsum-$NAME
 if [ "$NAME" = frozen ]; then
   EVAL=(--method tokens --ratio 1)
 else
-  [ -f "$R/$NAME/done" ] || { echo "qmsum-$NAME: $R/$NAME is not a finished QA arm (run training/repro/arm.sh $NAME first)" >&2; exit 1; }
+  # The QA arm to start from: its adapter kept in the repository by rerun.sh, else its run here.
+  BASE=training/repro/adapters/$NAME
+  [ -f $BASE/adapter_model.safetensors ] || BASE=$R/$NAME
+  [ "$BASE" != "$R/$NAME" ] || [ -f "$R/$NAME/done" ] || { echo "qmsum-$NAME: neither training/repro/adapters/$NAME nor a finished QA arm $R/$NAME (run training/repro/rerun.sh $NAME … first)" >&2; exit 1; }
   if [ ! -f "$R/qmsum-$NAME/done" ]; then
-    $SAC train --init "$R/$NAME" --objective qa --data $Q/val.jsonl.gz --context-tokens $C --steps 3000 --batch 2 --lr 5e-4 --warmup 5 \
+    $SAC train --init "$BASE" --objective qa --data $Q/val.jsonl.gz --context-tokens $C --steps 3000 --batch 2 --lr 5e-4 --warmup 5 \
       --lora-rank 48 --lora-alpha 96 --lora-targets k_proj,v_proj --seed 0 --valid-contexts 1 \
       --valid-every 0 --checkpoint-every 5 --train-minutes $M --decay-minutes $DM --out "$R/qmsum-$NAME" \
       $( [ -f "$R/qmsum-$NAME/checkpoints/latest" ] && echo --resume )
