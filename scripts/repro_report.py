@@ -260,7 +260,9 @@ def ablations_table(results, out):
             cell(sq, "squad_f1", "squad_em"), updates, minutes, at_updates(results, arm), pc]) + " |")
         if sq:
             scores[arm] = sq["rouge1_f"]
-    papers = {arm: paper for arm, _, paper, _ in ABLATIONS}
+    # In the paper every ablation is set against its SAC (LM pre-trained), whichever arm it is
+    # compared with here; LM pre-training itself is that SAC, so it gets no paper verdict.
+    sac_paper = PAPER_TABLE1[("sac", 5)][0]
     for arm, label, paper, ref in ABLATIONS:
         if ref is None or arm not in scores or ref not in scores:
             continue
@@ -269,9 +271,8 @@ def ablations_table(results, out):
         side = None if sq is None else "below" if sq[2] < 0 else "above" if sq[1] > 0 else None
         verdict = ("no paired answers to decide it" if sq is None else
                    f"{side} it" if side else "not separated from it")
-        ref_paper = papers[ref] if papers[ref] is not None else PAPER_TABLE1[("sac", 5)][0]
-        if paper is not None and paper != ref_paper:
-            paper_side = "below" if paper < ref_paper else "above"
+        if paper is not None and paper != sac_paper:
+            paper_side = "below" if paper < sac_paper else "above"
             verdict += ", as in the paper" if side == paper_side else f" (the paper: {paper_side})"
         out.append(f"\n- {label}: SQuAD-dev ROUGE-1 F {scores[arm]:.2f} against {scores[ref]:.2f} ({ref}); "
                    f"by the paired SQuAD F1 on SQuAD-dev, {verdict}."
@@ -283,13 +284,19 @@ def replicates_table(results, out):
     out.append("| arm | SQuAD-dev SQuAD F1 / EM | DROP SQuAD F1 / EM | updates | replicate: SQuAD-dev | DROP "
                "| updates | paired SQuAD F1, replicate − arm |")
     out.append("|---|---:|---:|---:|---:|---:|---:|---|")
+
+    def columns(name):
+        """SQuAD-dev and DROP SQuAD F1 / EM and updates of one arm; (columns, whether it ran)."""
+        rep = read_json(os.path.join(results, f"{name}.json"))
+        if rep is None:
+            return ["not run", "", ""], False
+        return [cell(dataset(rep, "SQuAD-dev"), "squad_f1", "squad_em"),
+                cell(dataset(rep, "DROP"), "squad_f1", "squad_em"), budget(results, name)[0]], True
+
     for arm, rerun in REPLICATES:
-        a, b = read_json(os.path.join(results, f"{arm}.json")), read_json(os.path.join(results, f"{rerun}.json"))
-        def scores(rep, name):
-            return [cell(dataset(rep, "SQuAD-dev"), "squad_f1", "squad_em"),
-                    cell(dataset(rep, "DROP"), "squad_f1", "squad_em"), budget(results, name)[0]] if rep else ["not run", "", ""]
-        out.append("| " + " | ".join([arm] + scores(a, arm) + scores(b, rerun)
-                                     + [(a and b and difference(results, arm, rerun)) or "–"]) + " |")
+        (a, ran_a), (b, ran_b) = columns(arm), columns(rerun)
+        d = difference(results, arm, rerun) if ran_a and ran_b else None
+        out.append("| " + " | ".join([arm] + a + b + [d or "–"]) + " |")
 
 
 def summaries_table(results, out):

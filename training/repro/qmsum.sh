@@ -28,8 +28,10 @@ if [ "$NAME" = frozen ]; then
 else
   # The QA arm to start from: its adapter kept in the repository by rerun.sh, else its run here.
   BASE=training/repro/adapters/$NAME
-  [ -f $BASE/adapter_model.safetensors ] || BASE=$R/$NAME
-  [ "$BASE" != "$R/$NAME" ] || [ -f "$R/$NAME/done" ] || { echo "qmsum-$NAME: neither training/repro/adapters/$NAME nor a finished QA arm $R/$NAME (run training/repro/rerun.sh $NAME … first)" >&2; exit 1; }
+  if [ ! -f $BASE/adapter_model.safetensors ]; then
+    BASE=$R/$NAME
+    [ -f "$BASE/done" ] || { echo "qmsum-$NAME: neither training/repro/adapters/$NAME nor a finished QA arm $BASE (run training/repro/rerun.sh $NAME … first)" >&2; exit 1; }
+  fi
   if [ ! -f "$R/qmsum-$NAME/done" ]; then
     $SAC train --init "$BASE" --objective qa --data $Q/val.jsonl.gz --context-tokens $C --steps 3000 --batch 2 --lr 5e-4 --warmup 5 \
       --lora-rank 48 --lora-alpha 96 --lora-targets k_proj,v_proj --seed 0 --valid-contexts 1 \
