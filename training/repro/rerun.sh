@@ -4,7 +4,8 @@
 # machine that trained them. On a machine without them, this trains the arm again with arm.sh
 # under the name NAME-rerun (same recipe, binary and seed: a replicate, evaluated like every
 # arm, which shows how far two runs of one arm land apart) and writes its adapter as F16 to
-# training/repro/adapters/NAME, which qmsum.sh starts from. Skipped once that adapter exists.
+# training/repro/adapters/NAME, which qmsum.sh starts from (its training log is the replicate's,
+# training/repro/results/NAME-rerun.train_log.jsonl). Skipped once that adapter exists.
 #   training/repro/rerun.sh NAME [the arm's sac train options, as in all.sh]
 set -e
 cd "$(dirname "$0")/../.."
@@ -16,5 +17,4 @@ SAC=${SAC:-.build/release/sac}; R=${RUNS:-runs}/repro; A=training/repro/adapters
 SAC=$SAC training/repro/arm.sh "$NAME-rerun" "$@"
 rm -rf $A.tmp; mkdir -p training/repro/adapters
 $SAC export-adapter --adapter "$R/$NAME-rerun" --dtype f16 --out $A.tmp
-cp "$R/$NAME-rerun/train_log.jsonl" $A.tmp/
 mv $A.tmp $A
