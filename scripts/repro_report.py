@@ -5,6 +5,7 @@ Reads training/repro/results/ (what training/repro/*.sh write):
   NAME.json, NAME.train_log.jsonl [, NAME.pre_log.jsonl]   QA arms: `sac eval` on the first 300
                                                             questions of SQuAD-dev and DROP
   qmsum-NAME.json [, qmsum-NAME.train_log.jsonl]            summarization arms (QMSum test)
+  qmsum-NAME.predictions.jsonl.gz                           their summaries, for paired ROUGE-1 F
   kv-NAME.json                                              `sac kv-similarity --json`
   NAME.predictions.jsonl.gz                                 trained QA arms' answers, in the
                                                             report's order (SQuAD-dev, then DROP)
@@ -28,7 +29,9 @@ import functools
 import gzip
 import json
 import os
+import re
 import sys
+from collections import Counter
 
 from compare_predictions import bootstrap_interval, question_f1 as row_f1
 
@@ -321,6 +324,59 @@ def summaries_table(results, out):
             f("answer_ms", "{:.0f}"), updates, minutes, pc]) + " |")
 
 
+def rouge_tokens(text):
+    """`SummaryMetrics.tokens`: lowercased, split at every character other than an ASCII letter or digit."""
+    return re.findall(r"[a-z0-9]+", text.lower())
+
+
+def rouge1_f(prediction, reference):
+    """`SummaryMetrics.rougeN(n: 1).f`: F of the unigram multisets' overlap (0 for an empty text)."""
+    p, r = Counter(rouge_tokens(prediction)), Counter(rouge_tokens(reference))
+    overlap = sum((p & r).values())
+    if overlap == 0:
+        return 0.0
+    precision, recall = overlap / sum(p.values()), overlap / sum(r.values())
+    return 2 * precision * recall / (precision + recall)
+
+
+@functools.lru_cache(maxsize=None)
+def summary_rouge1(results, arm):
+    """[ROUGE-1 F of each QMSum query's summary against its first reference] of a summarization
+    arm, in the report's order (None without predictions). Their mean must be the report's
+    summary_rouge1_f (to 0.01 points): a check that this is the metric `sac eval` computed."""
+    path = os.path.join(results, f"qmsum-{arm}.predictions.jsonl.gz")
+    rep = read_json(os.path.join(results, f"qmsum-{arm}.json"))
+    if rep is None or not os.path.exists(path):
+        return None
+    with gzip.open(path, "rt") as f:
+        rows = [json.loads(line) for line in f if line.strip()]
+    d = rep["datasets"][0]
+    if len(rows) != d["count"]:
+        sys.exit(f"{path}: {len(rows)} predictions, expected {d['count']} (qmsum-{arm}.json)")
+    scores = [rouge1_f(r["prediction"], r["answers"][0]) if r["answers"] else 0.0 for r in rows]
+    mean = 100 * sum(scores) / len(scores)
+    if abs(mean - d["summary_rouge1_f"]) > 0.01:
+        sys.exit(f"{path}: mean ROUGE-1 F {mean:.4f} here against {d['summary_rouge1_f']:.4f} in qmsum-{arm}.json")
+    return scores
+
+
+def summary_differences(results, out):
+    """Paired ROUGE-1 F differences between the summarization arms (the same 281 queries)."""
+    lines = []
+    for a, b in (("epl15", "sac15"), ("frozen", "sac15"), ("frozen", "epl15")):
+        qa, qb = summary_rouge1(results, a), summary_rouge1(results, b)
+        if qa is None or qb is None or len(qa) != len(qb):
+            continue
+        d = [y - x for x, y in zip(qa, qb)]
+        lo, hi = bootstrap_interval(d)
+        decided = lo > 0 or hi < 0
+        lines.append(f"- {b} − {a}: {100 * sum(d) / len(d):+.2f} ({100 * lo:+.2f} … {100 * hi:+.2f})"
+                     f"{'' if decided else ', not decided'}")
+    if lines:
+        out += ["", "Paired ROUGE-1 F differences (the same queries; bootstrap 95 % interval of the mean difference):", ""]
+        out += lines
+
+
 def kv_table(results, out):
     found = []
     for arm, label in (("sac5", "SAC 5x"), ("epl5", "EPL 5x")):
@@ -491,6 +547,7 @@ def main():
     replicates_table(a.results, out)
     out += ["", "### Table 8: long-context summarization (QMSum test, 35 meetings)", ""]
     summaries_table(a.results, out)
+    summary_differences(a.results, out)
     out += ["", "### Memory K/V against the context's (the paper's analysis claim)", ""]
     kv = kv_table(a.results, out)
     written = plots(a.results, a.plots, kv)

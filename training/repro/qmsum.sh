@@ -43,5 +43,7 @@ else
   EVAL=(--adapter "$R/qmsum-$NAME")
 fi
 $SAC eval "${EVAL[@]}" --data $Q/test.jsonl.gz --context-tokens $C --max-new-tokens 160 \
-  --json $OUT.json.tmp --predictions $OUT.predictions.jsonl > $OUT.md.tmp
+  --json $OUT.json.tmp --predictions $OUT.predictions.jsonl.tmp > $OUT.md.tmp
+# Each query's summary, for the report's paired comparisons between arms.
+gzip -9 -n -c $OUT.predictions.jsonl.tmp > $OUT.predictions.jsonl.gz; rm $OUT.predictions.jsonl.tmp
 mv $OUT.md.tmp $OUT.md; mv $OUT.json.tmp $OUT.json
