@@ -109,17 +109,26 @@ def read_log(path):
     return [by_step[k] for k in sorted(by_step)]
 
 
+def read_predictions(results, name):
+    """(report, prediction rows, the predictions file's path) of the report NAME.json and
+    NAME.predictions.jsonl.gz, or None where either is missing."""
+    path = os.path.join(results, f"{name}.predictions.jsonl.gz")
+    rep = read_json(os.path.join(results, f"{name}.json"))
+    if rep is None or not os.path.exists(path):
+        return None
+    with gzip.open(path, "rt") as f:
+        return rep, [json.loads(line) for line in f if line.strip()], path
+
+
 @functools.lru_cache(maxsize=None)
 def arm_f1(results, arm):
     """{data-set name: [SQuAD F1 of each question, in order]} from an arm's predictions file
     (None without one). The file lists the report's data sets one after the other, each with the
     report's `count` lines; a file that does not match the report is an error, not a guess."""
-    path = os.path.join(results, f"{arm}.predictions.jsonl.gz")
-    rep = read_json(os.path.join(results, f"{arm}.json"))
-    if rep is None or not os.path.exists(path):
+    found = read_predictions(results, arm)
+    if found is None:
         return None
-    with gzip.open(path, "rt") as f:
-        rows = [json.loads(line) for line in f if line.strip()]
+    rep, rows, path = found
     counts = [(d["name"], d["count"]) for d in rep["datasets"]]
     if len(rows) != sum(c for _, c in counts):
         sys.exit(f"{path}: {len(rows)} predictions, expected {sum(c for _, c in counts)} ({counts} in {arm}.json)")
@@ -344,12 +353,10 @@ def summary_rouge1(results, arm):
     """[ROUGE-1 F of each QMSum query's summary against its first reference] of a summarization
     arm, in the report's order (None without predictions). Their mean must be the report's
     summary_rouge1_f (to 0.01 points): a check that this is the metric `sac eval` computed."""
-    path = os.path.join(results, f"qmsum-{arm}.predictions.jsonl.gz")
-    rep = read_json(os.path.join(results, f"qmsum-{arm}.json"))
-    if rep is None or not os.path.exists(path):
+    found = read_predictions(results, f"qmsum-{arm}")
+    if found is None:
         return None
-    with gzip.open(path, "rt") as f:
-        rows = [json.loads(line) for line in f if line.strip()]
+    rep, rows, path = found
     d = rep["datasets"][0]
     if len(rows) != d["count"]:
         sys.exit(f"{path}: {len(rows)} predictions, expected {d['count']} (qmsum-{arm}.json)")
