@@ -145,9 +145,21 @@ def paired(results, a, b, name, samples=10000):
     qa, qb = arm_f1(results, a), arm_f1(results, b)
     if not qa or not qb or name not in qa or name not in qb or len(qa[name]) != len(qb[name]):
         return None
-    d = [y - x for x, y in zip(qa[name], qb[name])]
+    return mean_difference(qa[name], qb[name], samples)
+
+
+def mean_difference(xa, xb, samples=10000):
+    """(mean of xb − xa, low, high) in points (scores in [0, 1]), pair by pair, with the bootstrap
+    95 % interval of the mean."""
+    d = [y - x for x, y in zip(xa, xb)]
     lo, hi = bootstrap_interval(d, samples)
     return 100 * sum(d) / len(d), 100 * lo, 100 * hi
+
+
+def interval_text(m, lo, hi):
+    """'+m (lo … hi)', with ', not decided' where the interval contains 0."""
+    decided = lo > 0 or hi < 0
+    return f"{m:+.2f} ({lo:+.2f} … {hi:+.2f}){'' if decided else ', not decided'}"
 
 
 def difference(results, a, b):
@@ -157,9 +169,7 @@ def difference(results, a, b):
         r = paired(results, a, b, name)
         if r is None:
             return None
-        m, lo, hi = r
-        decided = lo > 0 or hi < 0
-        parts.append(f"{name} {m:+.2f} ({lo:+.2f} … {hi:+.2f}){'' if decided else ', not decided'}")
+        parts.append(f"{name} {interval_text(*r)}")
     return "; ".join(parts)
 
 
@@ -368,17 +378,13 @@ def summary_rouge1(results, arm):
 
 
 def summary_differences(results, out):
-    """Paired ROUGE-1 F differences between the summarization arms (the same 281 queries)."""
+    """Paired ROUGE-1 F differences between the summarization arms (the same queries)."""
     lines = []
     for a, b in (("epl15", "sac15"), ("frozen", "sac15"), ("frozen", "epl15")):
         qa, qb = summary_rouge1(results, a), summary_rouge1(results, b)
         if qa is None or qb is None or len(qa) != len(qb):
             continue
-        d = [y - x for x, y in zip(qa, qb)]
-        lo, hi = bootstrap_interval(d)
-        decided = lo > 0 or hi < 0
-        lines.append(f"- {b} − {a}: {100 * sum(d) / len(d):+.2f} ({100 * lo:+.2f} … {100 * hi:+.2f})"
-                     f"{'' if decided else ', not decided'}")
+        lines.append(f"- {b} − {a}: {interval_text(*mean_difference(qa, qb))}")
     if lines:
         out += ["", "Paired ROUGE-1 F differences (the same queries; bootstrap 95 % interval of the mean difference):", ""]
         out += lines
