@@ -21,27 +21,78 @@ extension Attention {
         }
     }
 
+    /// Keys below which a decoding step's attention stays on one thread: splitting costs a
+    /// wake-up of the workers and a merge, about what 512 keys × 9 heads of 64 take on one core.
+    static let oneQueryKeysPerPart = 512
+
     /// `out_h = softmax(scale·q_h·K_gᵀ)·V_g` over keys `0..<limit` for every query head `h` of
     /// the single query row `q` (heads `h·hd ..< (h+1)·hd`), `out` likewise; `lse[h]` as in
     /// `forward`. No keys: `out` 0 and `lse` −∞. Same layouts and requirements as `forward`.
+    ///
+    /// With more than `oneQueryKeysPerPart` keys per thread, the keys are split into contiguous
+    /// parts, one per thread (`threads`, default `Parallel.threads`); each part keeps its own
+    /// maximum, sum of exponentials and unnormalised `P·V`, and the parts are merged by rescaling
+    /// each with `e^(max_part − max)`: the same softmax, summed in another order.
     static func forwardOneQuery(
         q: UnsafePointer<Float>, k: UnsafePointer<Float>, ldk: Int, v: UnsafePointer<Float>, ldv: Int,
         out: UnsafeMutablePointer<Float>, lse: UnsafeMutablePointer<Float>?, dims: AttentionDims, scale: Float,
-        limit n: Int
+        limit n: Int, threads: Int = Parallel.threads
     ) {
-        let heads = dims.heads, hd = dims.headDim, group = dims.group
-        out.update(repeating: 0, count: heads * hd)
+        let heads = dims.heads, hd = dims.headDim
         if n == 0 {
+            out.update(repeating: 0, count: heads * hd)
             lse?.update(repeating: -.infinity, count: heads)
             return
         }
+        let parts = Swift.max(1, Swift.min(threads, n / oneQueryKeysPerPart))
+        // Per part: unnormalised out [heads × hd], then max [heads] and sum [heads].
+        let stride = heads * hd + 2 * heads
+        let partial = UnsafeMutablePointer<Float>.allocate(capacity: parts * stride)
+        defer { partial.deallocate() }
+        Parallel.forEach(parts) { p in
+            let base = partial + p * stride
+            oneQueryPart(q: q, k: k, ldk: ldk, v: v, ldv: ldv, dims: dims, scale: scale,
+                         keys: (n * p / parts)..<(n * (p + 1) / parts),
+                         out: base, maxima: base + heads * hd, sums: base + heads * hd + heads)
+        }
+        for h in 0..<heads {
+            var mx = -Float.infinity
+            for p in 0..<parts { mx = Swift.max(mx, partial[p * stride + heads * hd + h]) }
+            var sum: Float = 0
+            for p in 0..<parts {
+                let base = partial + p * stride
+                sum += exp(base[heads * hd + h] - mx) * base[heads * hd + heads + h]
+            }
+            let o = out + h * hd
+            o.update(repeating: 0, count: hd)
+            for p in 0..<parts {
+                let base = partial + p * stride
+                let w = exp(base[heads * hd + h] - mx) / sum
+                let src = base + h * hd
+                for e in 0..<hd { o[e] += w * src[e] }
+            }
+            lse?[h] = mx + log(sum)
+        }
+    }
+
+    /// One part of `forwardOneQuery`, keys `keys` (not empty): for every head `h`,
+    /// `maxima[h] = max_j s_hj`, `sums[h] = Σ_j e^(s_hj − maxima[h])` and
+    /// `out_h = Σ_j e^(s_hj − maxima[h])·v_j[g(h)]`, with `s_hj = scale·q_h·k_j[g(h)]`.
+    static func oneQueryPart(
+        q: UnsafePointer<Float>, k: UnsafePointer<Float>, ldk: Int, v: UnsafePointer<Float>, ldv: Int,
+        dims: AttentionDims, scale: Float, keys: Range<Int>,
+        out: UnsafeMutablePointer<Float>, maxima: UnsafeMutablePointer<Float>, sums: UnsafeMutablePointer<Float>
+    ) {
+        let heads = dims.heads, hd = dims.headDim, group = dims.group
+        let n = keys.count, first = keys.lowerBound
+        out.update(repeating: 0, count: heads * hd)
         let scores = UnsafeMutablePointer<Float>.allocate(capacity: heads * n)
         defer { scores.deallocate() }
         let hd8 = hd & ~7
 
-        // Scores, one pass over the key rows: scores[h·n + j] = scale · q_h · k_j[g(h)].
+        // Scores, one pass over the key rows: scores[h·n + j] = scale · q_h · k_(first+j)[g(h)].
         for j in 0..<n {
-            let row = k + j * ldk
+            let row = k + (first + j) * ldk
             for h in 0..<heads {
                 let kh = row + (h / group) * hd, qh = q + h * hd
                 var acc = SIMD8<Float>()
@@ -56,23 +107,20 @@ extension Attention {
             }
         }
 
-        // Row softmax, unnormalised; 1/sum applied after P·V.
-        let invSum = UnsafeMutablePointer<Float>.allocate(capacity: heads)
-        defer { invSum.deallocate() }
+        // Row softmax, unnormalised.
         for h in 0..<heads {
             let row = scores + h * n
             let mx = AttentionSIMD.max(row, n)
-            let sum = AttentionSIMD.expShifted(row, n, shift: mx)
-            invSum[h] = 1 / sum
-            lse?[h] = mx + log(sum)
+            maxima[h] = mx
+            sums[h] = AttentionSIMD.expShifted(row, n, shift: mx)
         }
 
-        // P·V, one pass over the value rows, four at a time: out_h += Σ p_h[j]·v_j[g(h)].
+        // P·V, one pass over the value rows, four at a time: out_h += Σ p_h[j]·v_(first+j)[g(h)].
         var j = 0
         while j < n {
             let m = Swift.min(4, n - j)
             for h in 0..<heads {
-                let vg = v + j * ldv + (h / group) * hd, o = out + h * hd, p = scores + h * n + j
+                let vg = v + (first + j) * ldv + (h / group) * hd, o = out + h * hd, p = scores + h * n + j
                 let p0 = SIMD8<Float>(repeating: p[0])
                 let p1 = SIMD8<Float>(repeating: m > 1 ? p[1] : 0)
                 let p2 = SIMD8<Float>(repeating: m > 2 ? p[2] : 0)
@@ -95,7 +143,6 @@ extension Attention {
             }
             j += m
         }
-        for h in 0..<heads { AttentionSIMD.scale(out + h * hd, hd, by: invSum[h]) }
     }
 
     @inline(__always)

@@ -15,7 +15,8 @@ import Foundation
 ///
 /// The pointer-level functions state their requirements with `precondition`; the `Tensor`
 /// functions check shapes and throw `TensorError`. A single query row without kept probabilities
-/// (decoding) takes `forwardOneQuery`, one pass over the cache. Otherwise work is split over items of (one query head,
+/// (decoding) takes `forwardOneQuery`, one pass over the cache (its keys split over the threads
+/// when long). Otherwise work is split over items of (one query head,
 /// or all query heads of a kv group stacked, × a block of ≤ 48 query rows) on
 /// `Parallel.threads` threads (one thread below ~0.5 MFLOP); each item computes its scores
 /// block with `GEMM.sgemm` into per-worker scratch (rows × S floats, two such buffers in the

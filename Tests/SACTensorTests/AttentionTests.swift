@@ -230,6 +230,35 @@ import Testing
         for h in 0..<c.heads { #expect(Self.close(lse[h], ref.lse[h], 5e-6), "lse[\(h)] = \(lse[h]), expected \(ref.lse[h])") }
     }
 
+    /// The decoding path split over threads (keys in contiguous parts, merged by rescaling each
+    /// part's sums with `e^(max_part − max)`): against the Float64 reference for 1–4 parts, with
+    /// part boundaries off the 4-row blocks, a causal limit, and scores peaked enough (scale 1,
+    /// score s.d. 8) that the parts' maxima differ by many units.
+    @Test(arguments: [(1, 0.125), (2, 0.125), (3, 0.125), (4, 0.125), (2, 1.0), (3, 1.0)])
+    func oneQuerySplitOverThreadsMatchesFloat64Reference(threads: Int, scale: Double) {
+        let keys = 4 * Attention.oneQueryKeysPerPart + 3, limit = keys - 2
+        let c = Case(t: 1, s: keys, heads: 9, kvHeads: 3, hd: 64, mask: .causal(limit - 1), pad: 3)
+        let p = Problem(c, seed: UInt64(31 * threads) + UInt64(scale * 8))
+        let ref = Problem.reference(q: p.q.map(Double.init), k: p.k.map(Double.init), v: p.v.map(Double.init),
+                                    c: c, allowed: p.allowed, scale: scale)
+        let qw = c.heads * c.hd, kw = c.kvHeads * c.hd
+        let kp = Self.padded(p.k, width: kw, pad: c.pad), vp = Self.padded(p.v, width: kw, pad: c.pad + 1)
+        var out = [Float](repeating: .nan, count: qw)
+        var lse = [Float](repeating: .nan, count: c.heads)
+        p.q.withUnsafeBufferPointer { pq in kp.withUnsafeBufferPointer { pk in vp.withUnsafeBufferPointer { pv in
+        out.withUnsafeMutableBufferPointer { po in lse.withUnsafeMutableBufferPointer { pl in
+            Attention.forwardOneQuery(q: pq.baseAddress!, k: pk.baseAddress!, ldk: kw + c.pad, v: pv.baseAddress!,
+                                      ldv: kw + c.pad + 1, out: po.baseAddress!, lse: pl.baseAddress!, dims: c.dims,
+                                      scale: Float(scale), limit: limit, threads: threads)
+        } } } } }
+        var worst = 0.0
+        for i in 0..<qw { worst = max(worst, abs(Double(out[i]) - ref.out[i]) / (1 + abs(ref.out[i]))) }
+        #expect(worst <= 5e-6, "out: worst relative error \(worst), \(threads) threads, scale \(scale)")
+        for h in 0..<c.heads {
+            #expect(Self.close(lse[h], ref.lse[h], 5e-6), "lse[\(h)] = \(lse[h]), expected \(ref.lse[h]), \(threads) threads")
+        }
+    }
+
     @Test func explicitScaleAndFullyMaskedRow() throws {
         let c = Case(t: 5, s: 9, heads: 2, kvHeads: 1, hd: 8, mask: .explicit)
         let p = Problem(c, seed: 77)

@@ -147,8 +147,9 @@ extension LlamaModel {
                 out: ap + q0 * qDim, ldo: qDim, lse: single ? lp : nil, dims: dims, mask: g.mask,
                 probabilities: keepProbabilities ? pp : nil)
         }
-        // Batched decoding: the sequences' one-row segments (a single-threaded kernel each)
-        // are spread over the threads, the others (prompt chunks) thread their own attention.
+        // Batched decoding: the sequences' one-row segments are spread over the threads (each
+        // on one: a parallel loop inside this one runs on its caller), the others (prompt
+        // chunks, a single sequence's row) thread their own attention.
         // Each segment's arithmetic is the same either way.
         let oneRow = single ? [] : segments.filter { $0.rows.count == 1 }
         if oneRow.count > 1 {
