@@ -45,30 +45,28 @@ extension Attention {
             return
         }
         let parts = Swift.max(1, Swift.min(threads, n / oneQueryKeysPerPart))
-        // Per part: unnormalised out [heads × hd], then max [heads] and sum [heads].
-        let stride = heads * hd + 2 * heads
-        let partial = UnsafeMutablePointer<Float>.allocate(capacity: parts * stride)
-        defer { partial.deallocate() }
+        // Part p's maxima [heads] and sums [heads] at stats + 2·heads·p; its unnormalised out
+        // [heads × hd] in `out` itself for part 0 (so that one part is the plain one-pass
+        // kernel), at rest + heads·hd·(p − 1) for the others.
+        let stats = UnsafeMutablePointer<Float>.allocate(capacity: 2 * heads * parts)
+        defer { stats.deallocate() }
+        let rest = UnsafeMutablePointer<Float>.allocate(capacity: heads * hd * (parts - 1))
+        defer { rest.deallocate() }
         Parallel.forEach(parts) { p in
-            let base = partial + p * stride
             oneQueryPart(q: q, k: k, ldk: ldk, v: v, ldv: ldv, dims: dims, scale: scale,
                          keys: (n * p / parts)..<(n * (p + 1) / parts),
-                         out: base, maxima: base + heads * hd, sums: base + heads * hd + heads)
+                         out: p == 0 ? out : rest + heads * hd * (p - 1),
+                         maxima: stats + 2 * heads * p, sums: stats + 2 * heads * p + heads)
         }
         for h in 0..<heads {
             var mx = -Float.infinity
-            for p in 0..<parts { mx = Swift.max(mx, partial[p * stride + heads * hd + h]) }
+            for p in 0..<parts { mx = Swift.max(mx, stats[2 * heads * p + h]) }
             var sum: Float = 0
-            for p in 0..<parts {
-                let base = partial + p * stride
-                sum += exp(base[heads * hd + h] - mx) * base[heads * hd + heads + h]
-            }
+            for p in 0..<parts { sum += exp(stats[2 * heads * p + h] - mx) * stats[2 * heads * p + heads + h] }
             let o = out + h * hd
-            o.update(repeating: 0, count: hd)
-            for p in 0..<parts {
-                let base = partial + p * stride
-                let w = exp(base[heads * hd + h] - mx) / sum
-                let src = base + h * hd
+            AttentionSIMD.scale(o, hd, by: exp(stats[h] - mx) / sum)
+            for p in 1..<parts {
+                let w = exp(stats[2 * heads * p + h] - mx) / sum, src = rest + heads * hd * (p - 1) + h * hd
                 for e in 0..<hd { o[e] += w * src[e] }
             }
             lse?[h] = mx + log(sum)
